@@ -1,0 +1,5 @@
+//! `stride.analytics.v1.AnalyticsService`.
+
+mod service;
+
+pub use service::AnalyticsApi;

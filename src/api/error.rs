@@ -1,0 +1,146 @@
+//! The one error type of the API layer and its one conversion into a gRPC
+//! status. Internal details (SQL, pool state) are logged here, once, and
+//! never sent: the caller gets a fixed message and a retryable code where
+//! retrying helps.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// A bad field in a request: which one and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid argument")]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// The database cannot be reached or is overloaded; the caller may retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected database error; the detail is only logged.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// One bad field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        ApiError::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(err: ApiError) -> Status {
+        match err {
+            ApiError::InvalidArgument(violations) => {
+                let summary = violations
+                    .iter()
+                    .map(|v| format!("{}: {}", v.field, v.description))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let details = ErrorDetails::with_bad_request(
+                    violations
+                        .into_iter()
+                        .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+                        .collect::<Vec<_>>(),
+                );
+                Status::with_error_details(Code::InvalidArgument, summary, details)
+            }
+            ApiError::NotFound(what) => Status::not_found(format!("{what} not found")),
+            ApiError::AlreadyExists(msg) => Status::already_exists(msg),
+            ApiError::PermissionDenied(msg) => Status::permission_denied(msg),
+            ApiError::Unauthenticated(msg) => Status::unauthenticated(msg),
+            ApiError::ResourceExhausted(msg) => Status::resource_exhausted(msg),
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(error.detail = %detail, "database unavailable");
+                Status::unavailable("the database is unavailable; retry with backoff")
+            }
+            ApiError::Internal(detail) => {
+                tracing::error!(error.detail = %detail, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::Error as E;
+        match err {
+            E::NotFound => ApiError::NotFound("record".into()),
+            E::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, info) => {
+                ApiError::Unavailable(info.message().to_string())
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::db::PoolError> for ApiError {
+    fn from(err: crate::db::PoolError) -> Self {
+        // Every pool failure (timeout, refused connection, closed pool) means
+        // the database cannot serve now; retrying later can succeed.
+        ApiError::Unavailable(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_field_violations() {
+        let status = Status::from(ApiError::invalid("score", "must be between 0 and 100"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("score"));
+        let details = status.get_error_details();
+        let bad = details.bad_request().expect("bad request details");
+        assert_eq!(bad.field_violations.len(), 1);
+        assert_eq!(bad.field_violations[0].field, "score");
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_details() {
+        let status = Status::from(ApiError::Internal(
+            "relation \"users\" does not exist".into(),
+        ));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("users"));
+    }
+
+    #[test]
+    fn unavailable_is_retryable_and_hides_details() {
+        let status = Status::from(ApiError::Unavailable("connection refused 127.0.0.1:5432".into()));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(!status.message().contains("5432"));
+    }
+
+    #[test]
+    fn diesel_not_found_maps_to_not_found() {
+        let status = Status::from(ApiError::from(diesel::result::Error::NotFound));
+        assert_eq!(status.code(), Code::NotFound);
+    }
+}

@@ -1,0 +1,5 @@
+//! `stride.events.v1.EventService`.
+
+mod service;
+
+pub use service::EventApi;

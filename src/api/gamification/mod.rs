@@ -1,0 +1,5 @@
+//! `stride.gamification.v1.GamificationService`.
+
+mod service;
+
+pub use service::GamificationApi;

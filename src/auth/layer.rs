@@ -1,0 +1,191 @@
+//! The tower layer in front of every service: verifies the bearer token once,
+//! picks the active role, checks the method's policy, and hands the verified
+//! caller to handlers through request extensions. A tonic interceptor cannot
+//! do this: it does not see which method is called.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use http::HeaderMap;
+use tonic::Status;
+use tonic::body::Body;
+use tower::{Layer, Service};
+use uuid::Uuid;
+
+use super::context::{AuthContext, Principal};
+use super::jwt::{Claims, TokenKeys};
+use super::policy::{Access, policy_for};
+use super::role::Role;
+
+/// Metadata key a caller uses to act under another of its roles.
+pub const ROLE_HEADER: &str = "x-stride-role";
+
+/// Builds [`AuthService`]s sharing one set of keys.
+#[derive(Clone, Debug)]
+pub struct AuthLayer {
+    keys: Arc<TokenKeys>,
+}
+
+impl AuthLayer {
+    pub fn new(keys: Arc<TokenKeys>) -> Self {
+        Self { keys }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            keys: self.keys.clone(),
+        }
+    }
+}
+
+/// See the module docs.
+#[derive(Clone, Debug)]
+pub struct AuthService<S> {
+    inner: S,
+    keys: Arc<TokenKeys>,
+}
+
+impl<S, B> Service<http::Request<B>> for AuthService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        match authorize(&self.keys, req.uri().path(), req.headers()) {
+            Ok(Some(ctx)) => {
+                req.extensions_mut().insert(ctx);
+            }
+            Ok(None) => {}
+            Err(status) => return Box::pin(async move { Ok(status.into_http()) }),
+        }
+        // The clone that was polled ready is the one that must be called.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(inner.call(req))
+    }
+}
+
+/// The whole decision for one call: `Ok(None)` for public methods,
+/// `Ok(Some(caller))` when allowed, else the status to answer.
+pub fn authorize(
+    keys: &TokenKeys,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Option<AuthContext>, Status> {
+    let Some(access) = policy_for(path) else {
+        // Deny by default: a method nobody declared a policy for is closed.
+        return Err(Status::permission_denied(format!(
+            "no access policy is declared for {path}"
+        )));
+    };
+    if matches!(access, Access::Public) {
+        return Ok(None);
+    }
+    let token = bearer_token(headers)?;
+    let claims = keys
+        .verify(token)
+        .map_err(|err| Status::unauthenticated(err.to_string()))?;
+    let principal = principal_of(&claims, headers)?;
+    if !access.allows(&principal) {
+        return Err(Status::permission_denied(denial_message(&principal, path)));
+    }
+    Ok(Some(AuthContext { principal, claims }))
+}
+
+fn bearer_token(headers: &HeaderMap) -> Result<&str, Status> {
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| Status::unauthenticated("missing authorization: Bearer <token> metadata"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| Status::unauthenticated("authorization metadata is not valid ASCII"))?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Status::unauthenticated("authorization metadata must be `Bearer <token>`"))
+}
+
+fn principal_of(claims: &Claims, headers: &HeaderMap) -> Result<Principal, Status> {
+    if let Some(name) = claims.sub.strip_prefix("service:") {
+        if headers.contains_key(ROLE_HEADER) {
+            return Err(Status::permission_denied(
+                "service tokens act under scopes, not roles; drop x-stride-role",
+            ));
+        }
+        return Ok(Principal::Service {
+            name: name.to_string(),
+            org_id: claims.org_id,
+            scopes: claims.scopes(),
+        });
+    }
+    let user_id = Uuid::parse_str(&claims.sub)
+        .map_err(|_| Status::unauthenticated("token subject is not a user id"))?;
+    let org_id = claims
+        .org_id
+        .ok_or_else(|| Status::unauthenticated("token has no org_id claim"))?;
+    let roles = claims.held_roles();
+    let role = active_role(claims, &roles, headers)?;
+    Ok(Principal::User {
+        user_id,
+        org_id,
+        role,
+        roles,
+    })
+}
+
+/// The role a request acts under: `x-stride-role` if sent, else the role
+/// chosen at login, else the least privileged role held.
+fn active_role(claims: &Claims, held: &HashSet<Role>, headers: &HeaderMap) -> Result<Role, Status> {
+    let requested = match headers.get(ROLE_HEADER) {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<Role>().ok())
+                .ok_or_else(|| {
+                    Status::invalid_argument(
+                        "x-stride-role must be one of learner, trainer, org_admin, platform_admin",
+                    )
+                })?,
+        ),
+        None => claims.role.as_deref().and_then(|r| r.parse::<Role>().ok()),
+    };
+    match requested {
+        Some(role) if held.contains(&role) => Ok(role),
+        Some(role) => Err(Status::permission_denied(format!(
+            "the active role {role} is not one the caller holds"
+        ))),
+        None => held
+            .iter()
+            .min()
+            .copied()
+            .ok_or_else(|| Status::permission_denied("the token holds no role")),
+    }
+}
+
+fn denial_message(principal: &Principal, path: &str) -> String {
+    match principal {
+        Principal::User { role, .. } => format!("role {role} may not call {path}"),
+        Principal::Service { name, .. } => {
+            format!("service {name} lacks the scope required for {path}")
+        }
+    }
+}

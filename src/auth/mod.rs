@@ -1,0 +1,13 @@
+//! Authentication and authorization: tokens, roles, the per-RPC policy and
+//! the tower layer that enforces it.
+
+pub mod context;
+pub mod jwt;
+pub mod layer;
+pub mod policy;
+pub mod role;
+
+pub use context::{AuthContext, Principal};
+pub use jwt::{Claims, Subject, TokenError, TokenKeys};
+pub use layer::AuthLayer;
+pub use role::{Role, Scope};

@@ -1,0 +1,211 @@
+//! The `stride` command line: `serve`, `migrate`, `token`, `demo`.
+//! Names and flags here are a contract with operators (README.md).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use uuid::Uuid;
+
+use crate::auth::{Role, Scope, Subject, TokenKeys};
+use crate::config::{DatabaseArgs, JwtArgs, LogFormat, ServeArgs};
+use crate::embedded_pg::{EmbeddedOptions, EmbeddedPostgres, read_or_create_secret};
+use crate::{db, demo, server, telemetry};
+
+#[derive(Parser, Debug)]
+#[command(name = "stride", version, about = "Learning analytics and gamification over gRPC")]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, env = "STRIDE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gRPC server (starts an embedded PostgreSQL unless DATABASE_URL is set).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(MigrateArgs),
+    /// Print an access token the server accepts (development and operations).
+    Token(TokenArgs),
+    /// Fill the database with a realistic demo organization.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    /// User id (UUID) the token is for.
+    #[arg(long, required_unless_present = "service", conflicts_with = "service")]
+    pub sub: Option<Uuid>,
+    /// Organization id (UUID); required for users, optional for services
+    /// (absent: platform-scoped service).
+    #[arg(long)]
+    pub org: Option<Uuid>,
+    /// Role held (repeat for several); the first is the active role.
+    #[arg(long = "role", requires = "sub")]
+    pub roles: Vec<String>,
+    /// Issue a service token for this upstream service name instead.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Scope of a service token (repeat): events:write, catalog:write.
+    #[arg(long = "scope", requires = "service")]
+    pub scopes: Vec<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 12 * 3600)]
+    pub ttl_s: u64,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Number of learners to create.
+    #[arg(long, default_value_t = 240)]
+    pub learners: usize,
+    /// Seed for the pseudo-random generator (same seed, same data).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+impl Cli {
+    pub async fn run(self) -> Result<()> {
+        telemetry::init(self.log_format);
+        match self.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Migrate(args) => {
+                let (url, _pg) = database(&args.db, false).await?;
+                let applied = db::migrate(&url).await?;
+                eprintln!("applied {} migration(s)", applied.len());
+                Ok(())
+            }
+            Command::Token(args) => token(args),
+            Command::Demo(args) => {
+                let (url, _pg) = database(&args.db, false).await?;
+                db::migrate(&url).await?;
+                let summary = demo::fill(&url, args.learners, args.seed).await?;
+                eprintln!("{summary}");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The database URL to use, starting (or, unless `exclusive`, attaching to)
+/// the embedded cluster when no DATABASE_URL is given. Keep the returned
+/// handle alive as long as the database is needed.
+async fn database(
+    args: &DatabaseArgs,
+    exclusive: bool,
+) -> Result<(String, Option<EmbeddedPostgres>)> {
+    if let Some(url) = &args.database_url {
+        return Ok((url.clone(), None));
+    }
+    let opts = EmbeddedOptions {
+        data_dir: args.resolved_data_dir(),
+        pg_bin: args.pg_bin.clone(),
+        settings: Vec::new(),
+    };
+    let pg = if exclusive {
+        EmbeddedPostgres::start(&opts).await?
+    } else {
+        EmbeddedPostgres::start_or_attach(&opts).await?
+    };
+    Ok((pg.url(crate::embedded_pg::DATABASE), Some(pg)))
+}
+
+/// The token keys: the configured secret, or in embedded mode the one kept
+/// in the data folder (created on first use).
+fn token_keys(jwt: &JwtArgs, db: &DatabaseArgs) -> Result<TokenKeys> {
+    let secret = match (&jwt.jwt_secret, &db.database_url) {
+        (Some(secret), _) => secret.clone(),
+        (None, None) => read_or_create_secret(&db.resolved_data_dir().join("jwt_secret"))?,
+        (None, Some(_)) => bail!(
+            "set STRIDE_JWT_SECRET when DATABASE_URL is set: every replica and `stride token` \
+             must share the signing secret"
+        ),
+    };
+    if secret.len() < 32 {
+        bail!("STRIDE_JWT_SECRET must be at least 32 characters long");
+    }
+    Ok(TokenKeys::hs256(
+        secret.as_bytes(),
+        &jwt.jwt_issuer,
+        &jwt.jwt_audience,
+    ))
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let keys = token_keys(&args.jwt, &args.db)?;
+    let (url, mut pg) = database(&args.db, true).await?;
+    if !args.no_migrate {
+        let applied = db::migrate(&url).await?;
+        tracing::info!(migrations.applied = applied.len(), "database migrated");
+    }
+    let pool = db::build_pool(&url, args.limits.pool_size, args.limits.pool_wait())?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}; is the port in use?", args.listen))?;
+    tracing::info!(listen.addr = %listener.local_addr()?, "stride serving");
+    let state = server::state(pool, keys);
+    let result = server::serve(listener, state, &args.limits, server::shutdown_signal()).await;
+    if let Some(pg) = pg.as_mut() {
+        pg.stop();
+    }
+    tracing::info!("stride stopped");
+    result
+}
+
+fn token(args: TokenArgs) -> Result<()> {
+    let keys = token_keys(&args.jwt, &args.db)?;
+    let subject = match (&args.sub, &args.service) {
+        (Some(user_id), None) => {
+            let org_id = args.org.context("--org is required for a user token")?;
+            if args.roles.is_empty() {
+                bail!("give at least one --role (learner, trainer, org_admin, platform_admin)");
+            }
+            let roles = args
+                .roles
+                .iter()
+                .map(|r| r.parse::<Role>())
+                .collect::<Result<Vec<_>, _>>()?;
+            Subject::User {
+                user_id: *user_id,
+                org_id,
+                active: roles.first().copied(),
+                roles,
+            }
+        }
+        (None, Some(name)) => {
+            if args.scopes.is_empty() {
+                bail!("give at least one --scope (events:write, catalog:write)");
+            }
+            let scopes = args
+                .scopes
+                .iter()
+                .map(|s| s.parse::<Scope>())
+                .collect::<Result<Vec<_>, _>>()?;
+            Subject::Service {
+                name: name.clone(),
+                org_id: args.org,
+                scopes,
+            }
+        }
+        _ => bail!("give either --sub (a user) or --service (an upstream service)"),
+    };
+    let (token, _) = keys.issue(&subject, Duration::from_secs(args.ttl_s))?;
+    println!("{token}");
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Configuration: every setting with its flag, environment variable and
+//! default in one place. `stride --help` prints them; README.md lists them.
+//! Secrets (`DATABASE_URL`, `STRIDE_JWT_SECRET`) are never printed: the
+//! `Debug` impls below redact them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// Where the database lives and how to reach it; shared by every subcommand
+/// that touches the database.
+#[derive(Args, Clone)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL. When unset, Stride runs an embedded cluster in the
+    /// data folder (initdb on first use).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Data folder for the embedded cluster and the generated development
+    /// JWT secret. Default: /var/lib/stride as root, else
+    /// $XDG_DATA_HOME/stride (~/.local/share/stride).
+    #[arg(long, env = "STRIDE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Folder with PostgreSQL server binaries (initdb, postgres). Default:
+    /// `pg_config --bindir`, then the newest /usr/lib/postgresql/*/bin.
+    #[arg(long, env = "STRIDE_PG_BIN")]
+    pub pg_bin: Option<PathBuf>,
+}
+
+impl fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
+            .field("data_dir", &self.data_dir)
+            .field("pg_bin", &self.pg_bin)
+            .finish()
+    }
+}
+
+impl DatabaseArgs {
+    /// The data folder to use, resolving the documented default.
+    pub fn resolved_data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(default_data_dir)
+    }
+}
+
+/// Default data folder. As root it must be outside root's 0700 home, because
+/// the embedded cluster runs as the unprivileged `postgres` OS user.
+pub fn default_data_dir() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/var/lib/stride");
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("stride");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/share/stride"),
+        None => PathBuf::from("./stride-data"),
+    }
+}
+
+/// Token signing and validation settings.
+#[derive(Args, Clone)]
+pub struct JwtArgs {
+    /// HS256 secret for access tokens. In embedded mode, when unset, one is
+    /// generated once and kept in the data folder (file `jwt_secret`, 0600).
+    #[arg(long, env = "STRIDE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// `iss` claim written into and required from tokens.
+    #[arg(long, env = "STRIDE_JWT_ISSUER", default_value = "stride")]
+    pub jwt_issuer: String,
+
+    /// `aud` claim written into and required from tokens.
+    #[arg(long, env = "STRIDE_JWT_AUDIENCE", default_value = "stride")]
+    pub jwt_audience: String,
+}
+
+impl fmt::Debug for JwtArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtArgs")
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .finish()
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Settings of `stride serve`.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "STRIDE_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+
+    /// Do not apply pending migrations at start-up (when an operator runs
+    /// `stride migrate` separately).
+    #[arg(long, env = "STRIDE_NO_MIGRATE")]
+    pub no_migrate: bool,
+
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// Resource limits; each has a reason to exist in its doc line.
+#[derive(Args, Clone, Debug)]
+pub struct Limits {
+    /// Database connections in the pool. Two cores serve a handful of
+    /// concurrent transactions well; more only adds contention.
+    #[arg(long, env = "STRIDE_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: usize,
+
+    /// How long a request waits for a pooled connection before it fails with
+    /// UNAVAILABLE, so overload surfaces instead of queueing forever.
+    #[arg(long, env = "STRIDE_POOL_WAIT_MS", default_value_t = 2_000)]
+    pub pool_wait_ms: u64,
+
+    /// Largest accepted request message, in bytes.
+    #[arg(long, env = "STRIDE_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Per-request deadline, in milliseconds, for unary calls.
+    #[arg(long, env = "STRIDE_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+
+    /// How long graceful shutdown waits for in-flight calls, in seconds.
+    #[arg(long, env = "STRIDE_SHUTDOWN_GRACE_S", default_value_t = 20)]
+    pub shutdown_grace_s: u64,
+}
+
+impl Limits {
+    pub fn pool_wait(&self) -> Duration {
+        Duration::from_millis(self.pool_wait_ms)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_s)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            pool_size: 16,
+            pool_wait_ms: 2_000,
+            max_message_bytes: 4 * 1024 * 1024,
+            request_timeout_ms: 30_000,
+            shutdown_grace_s: 20,
+        }
+    }
+}

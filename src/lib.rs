@@ -1,0 +1,15 @@
+//! Stride: learning analytics and gamification over gRPC, on PostgreSQL.
+//!
+//! The data path: request -> [`auth`] layer -> service in [`api`] -> pure
+//! rule in [`domain`] -> one transaction through [`db`] -> response.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod embedded_pg;
+pub mod proto;
+pub mod server;
+pub mod telemetry;

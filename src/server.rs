@@ -1,0 +1,151 @@
+//! Assembles the gRPC server: the four Stride services behind the auth
+//! layer, health (per service, following the database) and reflection (v1
+//! and v1alpha, so every grpcurl version works). This file only wires; it
+//! holds no business rule.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::server::NamedService;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::api::{AnalyticsApi, AppState, EventApi, GamificationApi, IdentityApi};
+use crate::auth::AuthLayer;
+use crate::config::Limits;
+use crate::db;
+use crate::proto::analytics::v1::analytics_service_server::AnalyticsServiceServer;
+use crate::proto::events::v1::event_service_server::EventServiceServer;
+use crate::proto::gamification::v1::gamification_service_server::GamificationServiceServer;
+use crate::proto::identity::v1::identity_service_server::IdentityServiceServer;
+
+/// How often the health task checks the database.
+const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The names health reports on, one per Stride service.
+pub const SERVICE_NAMES: [&str; 4] = [
+    <IdentityServiceServer<IdentityApi> as NamedService>::NAME,
+    <EventServiceServer<EventApi> as NamedService>::NAME,
+    <GamificationServiceServer<GamificationApi> as NamedService>::NAME,
+    <AnalyticsServiceServer<AnalyticsApi> as NamedService>::NAME,
+];
+
+/// Serves on `listener` until `shutdown` resolves, then stops accepting
+/// calls and gives in-flight ones `limits.shutdown_grace()` to finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    limits: &Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let probe = tokio::spawn(track_database_health(reporter, state.pool.clone()));
+
+    // Each reflection version also registers the other's descriptors, so
+    // `grpcurl list` shows both whichever version the client speaks.
+    let reflection_v1 = reflection(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET).build_v1()?;
+    let reflection_v1alpha =
+        reflection(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET).build_v1alpha()?;
+
+    let max = limits.max_message_bytes;
+    let keys = state.keys.clone();
+    let identity = IdentityServiceServer::new(IdentityApi::new(state.clone()))
+        .max_decoding_message_size(max);
+    let events = EventServiceServer::new(EventApi::new(state.clone())).max_decoding_message_size(max);
+    let gamification = GamificationServiceServer::new(GamificationApi::new(state.clone()))
+        .max_decoding_message_size(max);
+    let analytics =
+        AnalyticsServiceServer::new(AnalyticsApi::new(state)).max_decoding_message_size(max);
+
+    // Graceful shutdown: once `shutdown` fires, tonic stops accepting and
+    // drains; streams that never end are cut after the grace period.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut drain_rx = stop_rx.clone();
+    let mut signal_rx = stop_rx;
+    let signal = async move {
+        let _ = signal_rx.wait_for(|stopped| *stopped).await;
+        tracing::info!("shutting down: draining in-flight calls");
+    };
+    let grace = limits.shutdown_grace();
+    let server = Server::builder()
+        .timeout(limits.request_timeout())
+        .layer(AuthLayer::new(keys))
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(identity)
+        .add_service(events)
+        .add_service(gamification)
+        .add_service(analytics)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+    let result = tokio::select! {
+        res = server => res.map_err(anyhow::Error::from),
+        _ = async {
+            let _ = drain_rx.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace_s = grace.as_secs(), "in-flight calls still open after the grace period; closing them");
+            Ok(())
+        }
+    };
+    probe.abort();
+    result
+}
+
+fn reflection(other_version: &'static [u8]) -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(other_version)
+}
+
+/// Keeps every service's health status in step with the database: a
+/// service without its database cannot serve, and balancers should know.
+async fn track_database_health(reporter: HealthReporter, pool: db::PgPool) {
+    let mut last = None;
+    loop {
+        let status = if db::ping(&pool).await {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if last != Some(status) {
+            for name in SERVICE_NAMES {
+                reporter.set_service_status(name, status).await;
+            }
+            reporter.set_service_status("", status).await;
+            if status == ServingStatus::NotServing {
+                tracing::warn!("database unreachable: health is NOT_SERVING");
+            }
+            last = Some(status);
+        }
+        tokio::time::sleep(HEALTH_PROBE_INTERVAL).await;
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
+        _ = term.recv() => tracing::info!("received SIGTERM"),
+    }
+}
+
+/// Shared handles every service gets.
+pub fn state(pool: db::PgPool, keys: crate::auth::TokenKeys) -> AppState {
+    AppState {
+        pool,
+        keys: Arc::new(keys),
+    }
+}

@@ -1,0 +1,233 @@
+//! Test harness: one PostgreSQL cluster per test run, one database per test
+//! cloned from a migrated template, and the real server on 127.0.0.1:0.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use stride::auth::{Role, Scope, Subject, TokenKeys};
+use stride::config::Limits;
+use stride::embedded_pg::{EmbeddedOptions, EmbeddedPostgres};
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+const TEMPLATE: &str = "stride_template";
+const TEST_SECRET: &[u8] = b"integration-test-secret-0123456789abcdef";
+
+struct Cluster {
+    pg: Mutex<EmbeddedPostgres>,
+    admin_url: String,
+}
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+
+/// The shared cluster, started and templated by the first test that asks.
+fn cluster() -> &'static Cluster {
+    CLUSTER.get_or_init(|| {
+        // Its own thread and runtime: the caller is inside a test's runtime,
+        // and the cluster outlives every single test.
+        std::thread::spawn(start_cluster)
+            .join()
+            .expect("cluster start-up thread panicked")
+    })
+}
+
+fn start_cluster() -> Cluster {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        remove_stale_test_dirs();
+        let opts = EmbeddedOptions {
+            data_dir: test_dir(std::process::id()),
+            pg_bin: std::env::var_os("STRIDE_PG_BIN").map(PathBuf::from),
+            // Durability is pointless for a throw-away cluster; speed is not.
+            settings: [("fsync", "off"), ("synchronous_commit", "off"), ("full_page_writes", "off")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let pg = EmbeddedPostgres::start(&opts)
+            .await
+            .unwrap_or_else(|err| panic!("cannot start the test cluster: {err:#}"));
+        let admin_url = pg.url("postgres");
+        let mut admin = AsyncPgConnection::establish(&admin_url).await.expect("admin connection");
+        diesel::sql_query(format!("CREATE DATABASE {TEMPLATE}"))
+            .execute(&mut admin)
+            .await
+            .expect("create template");
+        stride::db::migrate(&pg.url(TEMPLATE)).await.expect("migrate template");
+        Cluster {
+            pg: Mutex::new(pg),
+            admin_url,
+        }
+    })
+}
+
+fn test_dir(pid: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("stride-test-{pid}"))
+}
+
+/// Clusters of earlier runs die with their test process (parent-death
+/// signal); their folders stay behind, so the next run removes them.
+fn remove_stale_test_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("stride-test-"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    /// A fresh copy of the migrated template.
+    pub async fn migrated() -> Self {
+        Self::create(Some(TEMPLATE)).await
+    }
+
+    /// An empty database (no migrations applied).
+    pub async fn empty() -> Self {
+        Self::create(None).await
+    }
+
+    async fn create(template: Option<&str>) -> Self {
+        let cluster = cluster();
+        let name = format!("t_{}", Uuid::new_v4().simple());
+        let mut admin = AsyncPgConnection::establish(&cluster.admin_url)
+            .await
+            .expect("admin connection");
+        let sql = match template {
+            Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+            None => format!("CREATE DATABASE {name} TEMPLATE template0"),
+        };
+        diesel::sql_query(sql).execute(&mut admin).await.expect("create test database");
+        let url = cluster.pg.lock().expect("cluster lock").url(&name);
+        Self { name, url }
+    }
+
+    pub async fn connect(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.url).await.expect("test db connection")
+    }
+}
+
+/// The real server on an ephemeral port, shut down when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub db: TestDb,
+    pub keys: TokenKeys,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let db = TestDb::migrated().await;
+        let keys = TokenKeys::hs256(TEST_SECRET, "stride", "stride");
+        let limits = Limits::default();
+        let pool = stride::db::build_pool(&db.url, 4, Duration::from_secs(5)).expect("pool");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = stride::server::state(pool, keys.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            stride::server::serve(listener, state, &limits, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Self {
+            addr,
+            db,
+            keys,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// A channel to the server (connects lazily).
+    pub fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect_lazy()
+    }
+
+    /// A bearer token for a user of `org` acting as `role`.
+    pub fn user_token(&self, user_id: Uuid, org_id: Uuid, role: Role) -> String {
+        self.keys
+            .issue(
+                &Subject::User {
+                    user_id,
+                    org_id,
+                    roles: vec![role],
+                    active: Some(role),
+                },
+                Duration::from_secs(300),
+            )
+            .expect("issue token")
+            .0
+    }
+
+    /// A bearer token for an upstream service.
+    pub fn service_token(&self, name: &str, scopes: &[Scope]) -> String {
+        self.keys
+            .issue(
+                &Subject::Service {
+                    name: name.into(),
+                    org_id: None,
+                    scopes: scopes.to_vec(),
+                },
+                Duration::from_secs(300),
+            )
+            .expect("issue token")
+            .0
+    }
+
+    /// Stops accepting calls and waits for the server task to end.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.expect("server task panicked"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Attaches `token` as bearer metadata to a request.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    req
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real server over a socket, on a real PostgreSQL.
+//! One binary so that all tests share one cluster (see `harness`).
+
+mod harness;
+
+mod auth;
+mod health;
+mod migrations;
+mod readme;
+mod reflection;

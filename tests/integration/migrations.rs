@@ -1,0 +1,55 @@
+use diesel::QueryableByName;
+use diesel::sql_types::BigInt;
+use diesel_async::RunQueryDsl;
+
+use crate::harness::TestDb;
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Relations, functions and materialized views Stride owns in `public`,
+/// besides diesel's own bookkeeping table.
+const OBJECTS: &str = "
+    SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relname <> '__diesel_schema_migrations'
+               AND c.relname NOT LIKE '__diesel_schema_migrations%')
+         + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = 'public') AS n";
+
+async fn object_count(db: &TestDb) -> i64 {
+    let mut conn = db.connect().await;
+    diesel::sql_query(OBJECTS)
+        .get_result::<Count>(&mut conn)
+        .await
+        .expect("count objects")
+        .n
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrations_go_up_down_and_up_again() {
+    let db = TestDb::empty().await;
+    assert_eq!(object_count(&db).await, 0, "starts empty");
+
+    let applied = stride::db::migrate(&db.url).await.expect("first up");
+    assert!(!applied.is_empty(), "migrations were applied");
+    let after_up = object_count(&db).await;
+    assert!(after_up > 20, "the schema exists ({after_up} objects)");
+
+    let reverted = stride::db::revert_all(&db.url).await.expect("down");
+    assert_eq!(reverted.len(), applied.len(), "every migration reverted");
+    assert_eq!(object_count(&db).await, 0, "down leaves nothing behind");
+
+    let again = stride::db::migrate(&db.url).await.expect("second up");
+    assert_eq!(again, applied);
+    assert_eq!(object_count(&db).await, after_up, "second up rebuilds the same schema");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrating_twice_is_a_no_op() {
+    let db = TestDb::migrated().await;
+    let applied = stride::db::migrate(&db.url).await.expect("migrate");
+    assert!(applied.is_empty(), "template was fully migrated: {applied:?}");
+}
