@@ -8,3 +8,4 @@ mod health;
 mod migrations;
 mod readme;
 mod reflection;
+mod schema;

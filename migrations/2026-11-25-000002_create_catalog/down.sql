@@ -1,0 +1,10 @@
+DROP TABLE enrollments;
+DROP TABLE job_role_skills;
+DROP TABLE org_priority_skills;
+DROP TABLE course_skills;
+DROP TABLE learning_path_courses;
+DROP TABLE learning_paths;
+DROP TABLE lessons;
+DROP TABLE courses;
+DROP TABLE skill_prerequisites;
+DROP TABLE skills;

@@ -1,0 +1,5 @@
+DROP TABLE erasure_audit;
+DROP TABLE job_runs;
+DROP TABLE analytics_history;
+DROP VIEW predictive_analytics_cache;
+DROP TABLE analytics_cache;
