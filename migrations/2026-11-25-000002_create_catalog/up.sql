@@ -7,7 +7,7 @@ CREATE TABLE skills (
     name            text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     domain          text NOT NULL DEFAULT 'general',
     level           text NOT NULL DEFAULT 'beginner' CHECK (level IN ('beginner', 'intermediate', 'advanced')),
-    market_demand   numeric(4, 3) CHECK (market_demand BETWEEN 0 AND 1),
+    market_demand   double precision CHECK (market_demand BETWEEN 0 AND 1),
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
@@ -88,7 +88,7 @@ CREATE INDEX course_skills_skill ON course_skills (skill_id);
 CREATE TABLE org_priority_skills (
     organization_id uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     skill_id        uuid NOT NULL REFERENCES skills (id) ON DELETE CASCADE,
-    weight          numeric(4, 3) NOT NULL DEFAULT 1 CHECK (weight BETWEEN 0 AND 1),
+    weight          double precision NOT NULL DEFAULT 1 CHECK (weight BETWEEN 0 AND 1),
     PRIMARY KEY (organization_id, skill_id)
 );
 COMMENT ON TABLE org_priority_skills IS 'Skills an organization marks as priority: business priority of skill gaps, strategic alignment.';
@@ -98,7 +98,7 @@ CREATE TABLE job_role_skills (
     job_role         text NOT NULL CHECK (length(job_role) BETWEEN 1 AND 100),
     skill_id         uuid NOT NULL REFERENCES skills (id) ON DELETE CASCADE,
     required_mastery smallint NOT NULL DEFAULT 80 CHECK (required_mastery BETWEEN 0 AND 100),
-    career_impact    numeric(4, 3) NOT NULL DEFAULT 0.5 CHECK (career_impact BETWEEN 0 AND 1),
+    career_impact    double precision NOT NULL DEFAULT 0.5 CHECK (career_impact BETWEEN 0 AND 1),
     PRIMARY KEY (organization_id, job_role, skill_id)
 );
 COMMENT ON TABLE job_role_skills IS 'What a target job role needs (users.job_role): required mastery and career impact for skill gaps.';
@@ -109,7 +109,7 @@ CREATE TABLE enrollments (
     course_id        uuid NOT NULL REFERENCES courses (id) ON DELETE CASCADE,
     organization_id  uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     status           text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'completed', 'dropped')),
-    progress_percent numeric(5, 2) NOT NULL DEFAULT 0 CHECK (progress_percent BETWEEN 0 AND 100),
+    progress_percent double precision NOT NULL DEFAULT 0 CHECK (progress_percent BETWEEN 0 AND 100),
     enrolled_at      timestamptz NOT NULL DEFAULT now(),
     last_progress_at timestamptz,
     completed_at     timestamptz,

@@ -18,7 +18,7 @@ CREATE TABLE analytics_cache (
     params_hash     text NOT NULL DEFAULT '',
     user_id         uuid REFERENCES users (id) ON DELETE CASCADE,
     result          jsonb NOT NULL,
-    confidence      numeric(4, 3) CHECK (confidence BETWEEN 0 AND 1),
+    confidence      double precision CHECK (confidence BETWEEN 0 AND 1),
     model_version   text,
     computed_at     timestamptz NOT NULL DEFAULT now(),
     expires_at      timestamptz NOT NULL,

@@ -53,7 +53,7 @@ SELECT us.skill_id,
        date_trunc('month', us.acquired_at)::date AS month,
        count(*)::bigint AS learner_count,
        count(*) FILTER (WHERE us.mastery_level >= 80)::bigint AS mastered_count,
-       round(avg(us.mastery_level), 2) AS avg_mastery
+       round(avg(us.mastery_level)::numeric, 2)::double precision AS avg_mastery
   FROM user_skills us
  GROUP BY 1, 2, 3;
 COMMENT ON MATERIALIZED VIEW skill_demand_aggregates IS 'Learners per skill, organization and month the skill was acquired, with current mastery; platform figures sum over organizations.';

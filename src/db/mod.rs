@@ -5,6 +5,8 @@
 #[rustfmt::skip]
 pub mod schema;
 
+pub mod models;
+
 use std::time::Duration;
 
 use anyhow::{Context, Result};
