@@ -13,7 +13,11 @@ use crate::embedded_pg::{EmbeddedOptions, EmbeddedPostgres, read_or_create_secre
 use crate::{db, demo, server, telemetry};
 
 #[derive(Parser, Debug)]
-#[command(name = "stride", version, about = "Learning analytics and gamification over gRPC")]
+#[command(
+    name = "stride",
+    version,
+    about = "Learning analytics and gamification over gRPC"
+)]
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, env = "STRIDE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]

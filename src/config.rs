@@ -34,7 +34,10 @@ pub struct DatabaseArgs {
 impl fmt::Debug for DatabaseArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabaseArgs")
-            .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
             .field("data_dir", &self.data_dir)
             .field("pg_bin", &self.pg_bin)
             .finish()
@@ -83,7 +86,10 @@ pub struct JwtArgs {
 impl fmt::Debug for JwtArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtArgs")
-            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
             .finish()

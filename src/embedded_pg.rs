@@ -98,7 +98,11 @@ impl EmbeddedPostgres {
         let Some((pid, port)) = running_postmaster(&pgdata) else {
             return Self::start(opts).await;
         };
-        tracing::info!(pg.pid = pid.as_raw(), pg.port = port, "using the running embedded postgres");
+        tracing::info!(
+            pg.pid = pid.as_raw(),
+            pg.port = port,
+            "using the running embedded postgres"
+        );
         let mut pg = Self {
             pid,
             port,
@@ -136,7 +140,10 @@ impl EmbeddedPostgres {
         }
         let Some(exited) = &self.exited else { return };
         if exited.recv_timeout(STOP_TIMEOUT).is_err() {
-            tracing::warn!(pg.pid = self.pid.as_raw(), "postgres did not stop in time, sending SIGQUIT");
+            tracing::warn!(
+                pg.pid = self.pid.as_raw(),
+                "postgres did not stop in time, sending SIGQUIT"
+            );
             let _ = kill(self.pid, Signal::SIGQUIT);
             let _ = exited.recv_timeout(STOP_TIMEOUT);
         }
@@ -184,7 +191,8 @@ pub fn find_pg_bin(explicit: Option<&Path>) -> Result<PathBuf> {
             return Ok(dir.to_path_buf());
         }
         bail!(
-            "no initdb/postgres in {} (from --pg-bin / STRIDE_PG_BIN)",
+            "no initdb/postgres in {} (from --pg-bin / STRIDE_PG_BIN); point it at the \
+             server's bin folder, or install the server (`apt-get install -y postgresql`)",
             dir.display()
         );
     }
@@ -287,7 +295,15 @@ fn init_cluster(
     let mut cmd = Command::new(bin.join("initdb"));
     cmd.arg("-D")
         .arg(pgdata)
-        .args(["-U", SUPERUSER, "-A", "scram-sha-256", "-E", "UTF8", "--no-locale"])
+        .args([
+            "-U",
+            SUPERUSER,
+            "-A",
+            "scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        ])
         .arg(format!("--pwfile={}", pwfile.display()))
         .current_dir(data_dir);
     run_as.apply(&mut cmd);
@@ -309,13 +325,14 @@ fn init_cluster(
 /// Creates the data folder and, on first use, the cluster; returns the
 /// folder, the cluster folder and the superuser password.
 fn prepare(opts: &EmbeddedOptions) -> Result<(PathBuf, PathBuf, String)> {
+    // Fail on missing binaries before creating anything on disk.
+    let bin = find_pg_bin(opts.pg_bin.as_deref())?;
     let data_dir = absolute(&opts.data_dir)?;
     fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data folder {}", data_dir.display()))?;
     let password = read_or_create_secret(&data_dir.join("pg_superuser_password"))?;
     let pgdata = data_dir.join("pgdata");
     if !pgdata.join("PG_VERSION").exists() {
-        let bin = find_pg_bin(opts.pg_bin.as_deref())?;
         let run_as = RunAs::for_current_process()?;
         init_cluster(&bin, &run_as, &data_dir, &pgdata, &password)?;
     }
@@ -410,12 +427,11 @@ async fn ensure_database(conn: &mut AsyncPgConnection) -> Result<()> {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         exists: bool,
     }
-    let found: Exists = diesel::sql_query(
-        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists",
-    )
-    .bind::<diesel::sql_types::Text, _>(DATABASE)
-    .get_result(conn)
-    .await?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(DATABASE)
+            .get_result(conn)
+            .await?;
     if !found.exists {
         diesel::sql_query(format!("CREATE DATABASE {DATABASE}"))
             .execute(conn)
@@ -483,5 +499,12 @@ fn log_tail(path: &Path) -> String {
     let _ = file.seek(SeekFrom::Start(len.saturating_sub(2_000)));
     let mut buf = String::new();
     let _ = file.read_to_string(&mut buf);
-    buf.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    buf.lines()
+        .rev()
+        .take(10)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n")
 }

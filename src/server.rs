@@ -48,15 +48,17 @@ pub async fn serve(
 
     // Each reflection version also registers the other's descriptors, so
     // `grpcurl list` shows both whichever version the client speaks.
-    let reflection_v1 = reflection(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET).build_v1()?;
+    let reflection_v1 =
+        reflection(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET).build_v1()?;
     let reflection_v1alpha =
         reflection(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET).build_v1alpha()?;
 
     let max = limits.max_message_bytes;
     let keys = state.keys.clone();
-    let identity = IdentityServiceServer::new(IdentityApi::new(state.clone()))
-        .max_decoding_message_size(max);
-    let events = EventServiceServer::new(EventApi::new(state.clone())).max_decoding_message_size(max);
+    let identity =
+        IdentityServiceServer::new(IdentityApi::new(state.clone())).max_decoding_message_size(max);
+    let events =
+        EventServiceServer::new(EventApi::new(state.clone())).max_decoding_message_size(max);
     let gamification = GamificationServiceServer::new(GamificationApi::new(state.clone()))
         .max_decoding_message_size(max);
     let analytics =

@@ -133,7 +133,9 @@ mod tests {
 
     #[test]
     fn unavailable_is_retryable_and_hides_details() {
-        let status = Status::from(ApiError::Unavailable("connection refused 127.0.0.1:5432".into()));
+        let status = Status::from(ApiError::Unavailable(
+            "connection refused 127.0.0.1:5432".into(),
+        ));
         assert_eq!(status.code(), Code::Unavailable);
         assert!(!status.message().contains("5432"));
     }

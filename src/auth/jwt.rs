@@ -229,7 +229,8 @@ mod tests {
     #[test]
     fn other_secret_issuer_or_audience_is_rejected() {
         let (token, _) = keys().issue(&learner(), Duration::from_secs(60)).unwrap();
-        let other_secret = TokenKeys::hs256(b"another-secret-another-secret-xx", "stride", "stride");
+        let other_secret =
+            TokenKeys::hs256(b"another-secret-another-secret-xx", "stride", "stride");
         assert_eq!(other_secret.verify(&token), Err(TokenError::Rejected));
         let other_iss = TokenKeys::hs256(b"test-secret-test-secret-test-secret", "evil", "stride");
         assert_eq!(other_iss.verify(&token), Err(TokenError::Rejected));

@@ -75,71 +75,221 @@ pub const POLICIES: &[(&str, Access)] = &[
     ),
     // Identity.
     ("/stride.identity.v1.IdentityService/Login", Access::Public),
-    ("/stride.identity.v1.IdentityService/RefreshToken", Access::Public),
-    ("/stride.identity.v1.IdentityService/Logout", people(EVERYONE)),
-    ("/stride.identity.v1.IdentityService/WhoAmI", Access::AnyCaller),
-    ("/stride.identity.v1.IdentityService/IssueServiceToken", people(PLATFORM)),
-    ("/stride.identity.v1.IdentityService/CreateOrganization", people(PLATFORM)),
-    ("/stride.identity.v1.IdentityService/UpdateOrganization", people(PLATFORM)),
-    ("/stride.identity.v1.IdentityService/GetOrganization", people(EVERYONE)),
-    ("/stride.identity.v1.IdentityService/ListOrganizations", people(PLATFORM)),
-    ("/stride.identity.v1.IdentityService/CreateUser", people(ADMINS)),
-    ("/stride.identity.v1.IdentityService/UpdateUser", people(ADMINS)),
-    ("/stride.identity.v1.IdentityService/DeactivateUser", people(ADMINS)),
-    ("/stride.identity.v1.IdentityService/GetUser", people(EVERYONE)),
-    ("/stride.identity.v1.IdentityService/ListUsers", people(TRAINERS_UP)),
-    ("/stride.identity.v1.IdentityService/GrantRole", people(ADMINS)),
-    ("/stride.identity.v1.IdentityService/RevokeRole", people(ADMINS)),
-    ("/stride.identity.v1.IdentityService/GetPreferences", people(EVERYONE)),
-    ("/stride.identity.v1.IdentityService/UpdatePreferences", people(EVERYONE)),
-    ("/stride.identity.v1.IdentityService/ExportUserData", people(EVERYONE)),
-    ("/stride.identity.v1.IdentityService/EraseUser", people(ADMINS)),
+    (
+        "/stride.identity.v1.IdentityService/RefreshToken",
+        Access::Public,
+    ),
+    (
+        "/stride.identity.v1.IdentityService/Logout",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/WhoAmI",
+        Access::AnyCaller,
+    ),
+    (
+        "/stride.identity.v1.IdentityService/IssueServiceToken",
+        people(PLATFORM),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/CreateOrganization",
+        people(PLATFORM),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/UpdateOrganization",
+        people(PLATFORM),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/GetOrganization",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/ListOrganizations",
+        people(PLATFORM),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/CreateUser",
+        people(ADMINS),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/UpdateUser",
+        people(ADMINS),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/DeactivateUser",
+        people(ADMINS),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/GetUser",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/ListUsers",
+        people(TRAINERS_UP),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/GrantRole",
+        people(ADMINS),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/RevokeRole",
+        people(ADMINS),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/GetPreferences",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/UpdatePreferences",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/ExportUserData",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.identity.v1.IdentityService/EraseUser",
+        people(ADMINS),
+    ),
     // Ingestion: service tokens only for events; catalogue also by platform admins.
     ("/stride.events.v1.EventService/UpsertUsers", CATALOG),
     ("/stride.events.v1.EventService/UpsertDepartments", CATALOG),
     ("/stride.events.v1.EventService/UpsertCourses", CATALOG),
     ("/stride.events.v1.EventService/UpsertLessons", CATALOG),
-    ("/stride.events.v1.EventService/UpsertLearningPaths", CATALOG),
+    (
+        "/stride.events.v1.EventService/UpsertLearningPaths",
+        CATALOG,
+    ),
     ("/stride.events.v1.EventService/UpsertSkills", CATALOG),
     ("/stride.events.v1.EventService/UpsertCourseSkills", CATALOG),
     ("/stride.events.v1.EventService/UpsertEnrollments", CATALOG),
-    ("/stride.events.v1.EventService/UpsertPrioritySkills", CATALOG),
-    ("/stride.events.v1.EventService/PublishEvent", service(Scope::EventsWrite)),
-    ("/stride.events.v1.EventService/PublishEvents", service(Scope::EventsWrite)),
-    ("/stride.events.v1.EventService/ImportXapiStatements", service(Scope::EventsWrite)),
+    (
+        "/stride.events.v1.EventService/UpsertPrioritySkills",
+        CATALOG,
+    ),
+    (
+        "/stride.events.v1.EventService/PublishEvent",
+        service(Scope::EventsWrite),
+    ),
+    (
+        "/stride.events.v1.EventService/PublishEvents",
+        service(Scope::EventsWrite),
+    ),
+    (
+        "/stride.events.v1.EventService/ImportXapiStatements",
+        service(Scope::EventsWrite),
+    ),
     // Gamification.
-    ("/stride.gamification.v1.GamificationService/GetProfile", people(EVERYONE)),
-    ("/stride.gamification.v1.GamificationService/ListLedger", people(EVERYONE)),
-    ("/stride.gamification.v1.GamificationService/GetLeaderboard", people(EVERYONE)),
-    ("/stride.gamification.v1.GamificationService/WatchLeaderboard", people(EVERYONE)),
-    ("/stride.gamification.v1.GamificationService/ListAchievements", people(EVERYONE)),
-    ("/stride.gamification.v1.GamificationService/CreateAchievement", people(ADMINS)),
-    ("/stride.gamification.v1.GamificationService/RecomputeGamification", people(ADMINS)),
+    (
+        "/stride.gamification.v1.GamificationService/GetProfile",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.gamification.v1.GamificationService/ListLedger",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.gamification.v1.GamificationService/GetLeaderboard",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.gamification.v1.GamificationService/WatchLeaderboard",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.gamification.v1.GamificationService/ListAchievements",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.gamification.v1.GamificationService/CreateAchievement",
+        people(ADMINS),
+    ),
+    (
+        "/stride.gamification.v1.GamificationService/RecomputeGamification",
+        people(ADMINS),
+    ),
     // Analytics, learner family: learners about themselves, the others about
     // the people they may see (checked in the handler and by RLS).
-    ("/stride.analytics.v1.AnalyticsService/GetLearningVelocity", people(EVERYONE)),
-    ("/stride.analytics.v1.AnalyticsService/GetSkillGapMatrix", people(EVERYONE)),
-    ("/stride.analytics.v1.AnalyticsService/GetEngagementScore", people(EVERYONE)),
-    ("/stride.analytics.v1.AnalyticsService/GetMasteryProgress", people(EVERYONE)),
-    ("/stride.analytics.v1.AnalyticsService/GetAssessmentPerformance", people(EVERYONE)),
-    ("/stride.analytics.v1.AnalyticsService/GetContentEffectiveness", people(EVERYONE)),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetLearningVelocity",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetSkillGapMatrix",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetEngagementScore",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetMasteryProgress",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetAssessmentPerformance",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetContentEffectiveness",
+        people(EVERYONE),
+    ),
     // Trainer family.
-    ("/stride.analytics.v1.AnalyticsService/GetCoursePerformance", people(TRAINERS_UP)),
-    ("/stride.analytics.v1.AnalyticsService/GetCourseHealth", people(TRAINERS_UP)),
-    ("/stride.analytics.v1.AnalyticsService/GetStudentDistribution", people(TRAINERS_UP)),
-    ("/stride.analytics.v1.AnalyticsService/GetTeachingEffectiveness", people(TRAINERS_UP)),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetCoursePerformance",
+        people(TRAINERS_UP),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetCourseHealth",
+        people(TRAINERS_UP),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetStudentDistribution",
+        people(TRAINERS_UP),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetTeachingEffectiveness",
+        people(TRAINERS_UP),
+    ),
     // Organization family.
-    ("/stride.analytics.v1.AnalyticsService/GetOrganizationVelocity", people(ADMINS)),
-    ("/stride.analytics.v1.AnalyticsService/GetStrategicAlignment", people(ADMINS)),
-    ("/stride.analytics.v1.AnalyticsService/GetDepartmentAnalytics", people(ADMINS)),
-    ("/stride.analytics.v1.AnalyticsService/GetLearningCulture", people(ADMINS)),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetOrganizationVelocity",
+        people(ADMINS),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetStrategicAlignment",
+        people(ADMINS),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetDepartmentAnalytics",
+        people(ADMINS),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetLearningCulture",
+        people(ADMINS),
+    ),
     // Predictive: learner about self, trainer about students, admins about org.
-    ("/stride.analytics.v1.AnalyticsService/GetDropOffRisk", people(EVERYONE)),
-    ("/stride.analytics.v1.AnalyticsService/GetOutcomeForecast", people(EVERYONE)),
-    ("/stride.analytics.v1.AnalyticsService/GetRecommendations", people(EVERYONE)),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetDropOffRisk",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetOutcomeForecast",
+        people(EVERYONE),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetRecommendations",
+        people(EVERYONE),
+    ),
     // Comparison.
-    ("/stride.analytics.v1.AnalyticsService/GetSkillDemand", people(ADMINS)),
-    ("/stride.analytics.v1.AnalyticsService/GetPeerComparison", people(EVERYONE)),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetSkillDemand",
+        people(ADMINS),
+    ),
+    (
+        "/stride.analytics.v1.AnalyticsService/GetPeerComparison",
+        people(EVERYONE),
+    ),
 ];
 
 /// The policy for a full method path (`/package.Service/Method`).
@@ -198,16 +348,26 @@ mod tests {
                 }
             }
         }
-        assert!(declared.len() > 40, "the API surface is declared ({} methods)", declared.len());
+        assert!(
+            declared.len() > 40,
+            "the API surface is declared ({} methods)",
+            declared.len()
+        );
         // And no stale entries: every Stride policy names a real method.
         for (path, _) in POLICIES.iter().filter(|(p, _)| p.starts_with("/stride.")) {
-            assert!(declared.contains(*path), "policy for a method that does not exist: {path}");
+            assert!(
+                declared.contains(*path),
+                "policy for a method that does not exist: {path}"
+            );
         }
     }
 
     #[test]
     fn unknown_path_has_no_policy() {
-        assert_eq!(policy_for("/stride.events.v1.EventService/DropTables"), None);
+        assert_eq!(
+            policy_for("/stride.events.v1.EventService/DropTables"),
+            None
+        );
     }
 
     #[test]
@@ -228,7 +388,10 @@ mod tests {
         assert!(publish.allows(&svc(&[Scope::EventsWrite])));
         assert!(!publish.allows(&svc(&[Scope::CatalogWrite])));
         for role in Role::ALL {
-            assert!(!publish.allows(&user(role)), "{role} must not publish events");
+            assert!(
+                !publish.allows(&user(role)),
+                "{role} must not publish events"
+            );
         }
     }
 

@@ -100,7 +100,10 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }
         assert!("admin".parse::<Role>().is_err());
-        assert!("Learner".parse::<Role>().is_err(), "names are case-sensitive");
+        assert!(
+            "Learner".parse::<Role>().is_err(),
+            "names are case-sensitive"
+        );
     }
 
     #[test]

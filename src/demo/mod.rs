@@ -42,9 +42,17 @@ macro_rules! insert_all {
         let rows = $rows;
         let total = rows.len();
         for (i, chunk) in rows.chunks(CHUNK).enumerate() {
-            diesel::insert_into($table).values(chunk).execute($conn).await?;
+            diesel::insert_into($table)
+                .values(chunk)
+                .execute($conn)
+                .await?;
             if total > CHUNK {
-                eprint!("\r  {:<14} {:>7}/{}", $label, ((i + 1) * CHUNK).min(total), total);
+                eprint!(
+                    "\r  {:<14} {:>7}/{}",
+                    $label,
+                    ((i + 1) * CHUNK).min(total),
+                    total
+                );
             }
         }
         eprintln!("\r  {:<14} {:>7} rows", $label, total);
@@ -233,14 +241,22 @@ async fn write_courses(conn: &mut AsyncPgConnection, plan: &DemoPlan) -> QueryRe
         .paths
         .iter()
         .flat_map(|p| {
-            p.courses.iter().enumerate().map(|(i, c)| NewLearningPathCourse {
-                path_id: p.id,
-                course_id: *c,
-                position: i as i32,
-            })
+            p.courses
+                .iter()
+                .enumerate()
+                .map(|(i, c)| NewLearningPathCourse {
+                    path_id: p.id,
+                    course_id: *c,
+                    position: i as i32,
+                })
         })
         .collect();
-    insert_all!(conn, learning_path_courses::table, &path_courses, "path courses");
+    insert_all!(
+        conn,
+        learning_path_courses::table,
+        &path_courses,
+        "path courses"
+    );
 
     let priorities: Vec<_> = plan
         .priority_skills
@@ -278,7 +294,11 @@ async fn write_activity(conn: &mut AsyncPgConnection, plan: &DemoPlan) -> QueryR
             user_id: e.user_id,
             course_id: e.course_id,
             organization_id: e.org_id,
-            status: if e.completed_at.is_some() { "completed" } else { "active" },
+            status: if e.completed_at.is_some() {
+                "completed"
+            } else {
+                "active"
+            },
             progress_percent: e.progress_percent,
             enrolled_at: e.enrolled_at,
             last_progress_at: e.last_progress_at,

@@ -114,7 +114,10 @@ pub struct Event {
 impl Event {
     /// SPEC "Learning activity": everything but login, enrollment, sessions.
     pub fn is_learning_activity(&self) -> bool {
-        !matches!(self.kind, "login" | "enrollment_created" | "learning_session" | "peer_helped")
+        !matches!(
+            self.kind,
+            "login" | "enrollment_created" | "learning_session" | "peer_helped"
+        )
     }
 }
 
@@ -189,11 +192,32 @@ fn id(kind: &str, name: &str) -> Uuid {
 }
 
 /// (department, teams with their sizes as shares of the learners, job role)
-const DEPARTMENTS: &[(&str, &[(&str, f64)], &str)] = &[
-    ("Engineering", &[("Platform", 0.21), ("Mobile", 0.17)], "backend_engineer"),
-    ("Sales", &[("Enterprise", 0.14), ("SMB", 0.11)], "account_executive"),
-    ("Customer Success", &[("Onboarding", 0.12), ("Support", 0.09)], "customer_success_manager"),
-    ("Operations", &[("Finance", 0.08), ("Facilities", 0.05)], "operations_analyst"),
+/// A team and its share of the learners.
+type TeamShare = (&'static str, f64);
+/// A skill a job role needs: (skill, required mastery, career impact).
+type RoleNeed = (&'static str, i16, f64);
+
+const DEPARTMENTS: &[(&str, &[TeamShare], &str)] = &[
+    (
+        "Engineering",
+        &[("Platform", 0.21), ("Mobile", 0.17)],
+        "backend_engineer",
+    ),
+    (
+        "Sales",
+        &[("Enterprise", 0.14), ("SMB", 0.11)],
+        "account_executive",
+    ),
+    (
+        "Customer Success",
+        &[("Onboarding", 0.12), ("Support", 0.09)],
+        "customer_success_manager",
+    ),
+    (
+        "Operations",
+        &[("Finance", 0.08), ("Facilities", 0.05)],
+        "operations_analyst",
+    ),
     // Under 10 people: the k-anonymity rule suppresses it in group analytics.
     ("People", &[("Talent", 0.03)], "people_partner"),
 ];
@@ -203,33 +227,110 @@ const SKILLS: &[(&str, &[&str])] = &[
     ("Programming", &["Rust", "Python", "SQL", "Testing"]),
     ("Cloud", &["Kubernetes", "AWS", "Terraform"]),
     ("Data", &["Statistics", "Visualization", "Machine Learning"]),
-    ("Communication", &["Presentation", "Negotiation", "Business Writing"]),
+    (
+        "Communication",
+        &["Presentation", "Negotiation", "Business Writing"],
+    ),
     ("Leadership", &["Coaching", "Feedback", "Planning"]),
     ("Security", &["Threat Modeling", "Secure Coding"]),
 ];
 
 /// (course, lesson count, skills, departments it is meant for)
 const COURSES: &[(&str, usize, &[&str], &[&str])] = &[
-    ("Rust Fundamentals", 12, &["Rust", "Testing"], &["Engineering"]),
-    ("SQL for Analysts", 8, &["SQL", "Statistics"], &["Engineering", "Operations"]),
-    ("Python Essentials", 10, &["Python"], &["Engineering", "Operations"]),
-    ("Kubernetes in Practice", 9, &["Kubernetes", "AWS"], &["Engineering"]),
-    ("Infrastructure as Code", 7, &["Terraform", "AWS"], &["Engineering"]),
-    ("Secure Coding", 6, &["Secure Coding", "Threat Modeling"], &["Engineering"]),
-    ("Data Visualization", 6, &["Visualization", "Statistics"], &["Operations", "Sales"]),
-    ("Intro to Machine Learning", 10, &["Machine Learning", "Python"], &["Engineering"]),
+    (
+        "Rust Fundamentals",
+        12,
+        &["Rust", "Testing"],
+        &["Engineering"],
+    ),
+    (
+        "SQL for Analysts",
+        8,
+        &["SQL", "Statistics"],
+        &["Engineering", "Operations"],
+    ),
+    (
+        "Python Essentials",
+        10,
+        &["Python"],
+        &["Engineering", "Operations"],
+    ),
+    (
+        "Kubernetes in Practice",
+        9,
+        &["Kubernetes", "AWS"],
+        &["Engineering"],
+    ),
+    (
+        "Infrastructure as Code",
+        7,
+        &["Terraform", "AWS"],
+        &["Engineering"],
+    ),
+    (
+        "Secure Coding",
+        6,
+        &["Secure Coding", "Threat Modeling"],
+        &["Engineering"],
+    ),
+    (
+        "Data Visualization",
+        6,
+        &["Visualization", "Statistics"],
+        &["Operations", "Sales"],
+    ),
+    (
+        "Intro to Machine Learning",
+        10,
+        &["Machine Learning", "Python"],
+        &["Engineering"],
+    ),
     ("Negotiation Mastery", 8, &["Negotiation"], &["Sales"]),
-    ("Presenting with Impact", 6, &["Presentation"], &["Sales", "Customer Success"]),
-    ("Writing for Business", 5, &["Business Writing"], &["Customer Success", "People", "Sales"]),
-    ("Coaching Conversations", 6, &["Coaching", "Feedback"], &["People", "Customer Success"]),
-    ("Planning and Prioritizing", 5, &["Planning"], &["Operations", "People"]),
-    ("Customer Empathy", 5, &["Feedback", "Presentation"], &["Customer Success"]),
+    (
+        "Presenting with Impact",
+        6,
+        &["Presentation"],
+        &["Sales", "Customer Success"],
+    ),
+    (
+        "Writing for Business",
+        5,
+        &["Business Writing"],
+        &["Customer Success", "People", "Sales"],
+    ),
+    (
+        "Coaching Conversations",
+        6,
+        &["Coaching", "Feedback"],
+        &["People", "Customer Success"],
+    ),
+    (
+        "Planning and Prioritizing",
+        5,
+        &["Planning"],
+        &["Operations", "People"],
+    ),
+    (
+        "Customer Empathy",
+        5,
+        &["Feedback", "Presentation"],
+        &["Customer Success"],
+    ),
 ];
 
 const PATHS: &[(&str, &[&str])] = &[
-    ("Backend Engineer", &["Rust Fundamentals", "SQL for Analysts", "Secure Coding"]),
-    ("Sales Excellence", &["Negotiation Mastery", "Presenting with Impact"]),
-    ("People Leader", &["Coaching Conversations", "Planning and Prioritizing"]),
+    (
+        "Backend Engineer",
+        &["Rust Fundamentals", "SQL for Analysts", "Secure Coding"],
+    ),
+    (
+        "Sales Excellence",
+        &["Negotiation Mastery", "Presenting with Impact"],
+    ),
+    (
+        "People Leader",
+        &["Coaching Conversations", "Planning and Prioritizing"],
+    ),
 ];
 
 const FIRST_NAMES: &[&str] = &[
@@ -308,7 +409,11 @@ fn person(id: Uuid, org_id: Uuid, name: &str, roles: Vec<Role>, tz: &str) -> Per
     let email = format!(
         "{}@{}",
         name.to_lowercase().replace(' ', "."),
-        if org_id == DEMO_ORG { "northwind.example" } else { "contoso.example" }
+        if org_id == DEMO_ORG {
+            "northwind.example"
+        } else {
+            "contoso.example"
+        }
     );
     Person {
         id,
@@ -325,7 +430,13 @@ fn person(id: Uuid, org_id: Uuid, name: &str, roles: Vec<Role>, tz: &str) -> Per
 
 fn add_staff(plan: &mut DemoPlan) -> Staff {
     let tz = "Europe/Berlin";
-    plan.people.push(person(DEMO_ADMIN, DEMO_ORG, "Olivia Admin", vec![Role::OrgAdmin, Role::Learner], tz));
+    plan.people.push(person(
+        DEMO_ADMIN,
+        DEMO_ORG,
+        "Olivia Admin",
+        vec![Role::OrgAdmin, Role::Learner],
+        tz,
+    ));
     plan.people.push(person(
         DEMO_PLATFORM_ADMIN,
         DEMO_ORG,
@@ -333,15 +444,22 @@ fn add_staff(plan: &mut DemoPlan) -> Staff {
         vec![Role::PlatformAdmin],
         tz,
     ));
-    let trainers: Vec<Uuid> = ["Tom Trainer", "Theresa Tutor", "Tariq Teacher", "Tina Coach", "Theo Mentor", "Tessa Guide"]
-        .iter()
-        .map(|name| {
-            let trainer = person(id("user", name), DEMO_ORG, name, vec![Role::Trainer], tz);
-            let tid = trainer.id;
-            plan.people.push(trainer);
-            tid
-        })
-        .collect();
+    let trainers: Vec<Uuid> = [
+        "Tom Trainer",
+        "Theresa Tutor",
+        "Tariq Teacher",
+        "Tina Coach",
+        "Theo Mentor",
+        "Tessa Guide",
+    ]
+    .iter()
+    .map(|name| {
+        let trainer = person(id("user", name), DEMO_ORG, name, vec![Role::Trainer], tz);
+        let tid = trainer.id;
+        plan.people.push(trainer);
+        tid
+    })
+    .collect();
     Staff { trainers }
 }
 
@@ -353,7 +471,9 @@ fn add_courses(plan: &mut DemoPlan, skills: &HashMap<&'static str, Uuid>, traine
             org_id: DEMO_ORG,
             trainer_id: trainers[i % trainers.len()],
             name: (*name).into(),
-            lessons: (1..=*lessons).map(|n| id("lesson", &format!("{name}#{n}"))).collect(),
+            lessons: (1..=*lessons)
+                .map(|n| id("lesson", &format!("{name}#{n}")))
+                .collect(),
             skills: course_skills
                 .iter()
                 .enumerate()
@@ -399,19 +519,53 @@ fn add_departments(plan: &mut DemoPlan) -> Vec<(Uuid, Uuid, &'static str, f64, &
 }
 
 fn add_priorities(plan: &mut DemoPlan, skills: &HashMap<&'static str, Uuid>) {
-    for (skill, weight) in [("Rust", 1.0), ("Kubernetes", 0.8), ("Negotiation", 0.6), ("Coaching", 0.7)] {
+    for (skill, weight) in [
+        ("Rust", 1.0),
+        ("Kubernetes", 0.8),
+        ("Negotiation", 0.6),
+        ("Coaching", 0.7),
+    ] {
         plan.priority_skills.push((DEMO_ORG, skills[skill], weight));
     }
-    let roles: &[(&str, &[(&str, i16, f64)])] = &[
-        ("backend_engineer", &[("Rust", 80, 1.0), ("SQL", 80, 0.8), ("Testing", 70, 0.6), ("Kubernetes", 60, 0.5)]),
-        ("account_executive", &[("Negotiation", 80, 1.0), ("Presentation", 75, 0.7)]),
-        ("customer_success_manager", &[("Presentation", 70, 0.6), ("Feedback", 80, 0.8), ("Business Writing", 70, 0.5)]),
-        ("operations_analyst", &[("SQL", 75, 0.8), ("Statistics", 70, 0.7), ("Planning", 70, 0.5)]),
-        ("people_partner", &[("Coaching", 80, 1.0), ("Feedback", 80, 0.8)]),
+    let roles: &[(&str, &[RoleNeed])] = &[
+        (
+            "backend_engineer",
+            &[
+                ("Rust", 80, 1.0),
+                ("SQL", 80, 0.8),
+                ("Testing", 70, 0.6),
+                ("Kubernetes", 60, 0.5),
+            ],
+        ),
+        (
+            "account_executive",
+            &[("Negotiation", 80, 1.0), ("Presentation", 75, 0.7)],
+        ),
+        (
+            "customer_success_manager",
+            &[
+                ("Presentation", 70, 0.6),
+                ("Feedback", 80, 0.8),
+                ("Business Writing", 70, 0.5),
+            ],
+        ),
+        (
+            "operations_analyst",
+            &[
+                ("SQL", 75, 0.8),
+                ("Statistics", 70, 0.7),
+                ("Planning", 70, 0.5),
+            ],
+        ),
+        (
+            "people_partner",
+            &[("Coaching", 80, 1.0), ("Feedback", 80, 0.8)],
+        ),
     ];
     for (role, needs) in roles {
         for (skill, required, impact) in *needs {
-            plan.role_skills.push((DEMO_ORG, (*role).into(), skills[skill], *required, *impact));
+            plan.role_skills
+                .push((DEMO_ORG, (*role).into(), skills[skill], *required, *impact));
         }
     }
 }
@@ -424,7 +578,7 @@ fn add_learners(
 ) {
     let total_share: f64 = teams.iter().map(|t| t.3).sum();
     let mut n = 0usize;
-    for (t, (dept_id, team_id, dept, share, job_role)) in teams.iter().enumerate() {
+    for (t, (dept_id, team_id, _, share, job_role)) in teams.iter().enumerate() {
         let size = if t + 1 == teams.len() {
             learners.saturating_sub(n)
         } else {
@@ -436,13 +590,22 @@ fn add_learners(
             let last = LAST_NAMES[rng.random_range(0..LAST_NAMES.len())];
             let name = format!("{first} {last} {n}");
             // A fifth of the organization works from New York.
-            let tz = if rng.random_bool(0.2) { "America/New_York" } else { "Europe/Berlin" };
-            let mut learner = person(id("user", &format!("learner-{n}")), DEMO_ORG, &name, vec![Role::Learner], tz);
+            let tz = if rng.random_bool(0.2) {
+                "America/New_York"
+            } else {
+                "Europe/Berlin"
+            };
+            let mut learner = person(
+                id("user", &format!("learner-{n}")),
+                DEMO_ORG,
+                &name,
+                vec![Role::Learner],
+                tz,
+            );
             learner.department_id = Some(*dept_id);
             learner.team_id = Some(*team_id);
             learner.job_role = Some((*job_role).into());
             plan.people.push(learner);
-            let _ = dept;
         }
     }
 }
@@ -450,8 +613,20 @@ fn add_learners(
 fn add_other_org(plan: &mut DemoPlan) {
     let tz = "America/New_York";
     let trainer = Uuid::new_v5(&OTHER_ORG, b"trainer");
-    plan.people.push(person(trainer, OTHER_ORG, "Carl Contoso", vec![Role::Trainer], tz));
-    plan.people.push(person(Uuid::new_v5(&OTHER_ORG, b"admin"), OTHER_ORG, "Cora Contoso", vec![Role::OrgAdmin], tz));
+    plan.people.push(person(
+        trainer,
+        OTHER_ORG,
+        "Carl Contoso",
+        vec![Role::Trainer],
+        tz,
+    ));
+    plan.people.push(person(
+        Uuid::new_v5(&OTHER_ORG, b"admin"),
+        OTHER_ORG,
+        "Cora Contoso",
+        vec![Role::OrgAdmin],
+        tz,
+    ));
     for n in 1..=12 {
         plan.people.push(person(
             Uuid::new_v5(&OTHER_ORG, format!("learner-{n}").as_bytes()),
@@ -466,7 +641,9 @@ fn add_other_org(plan: &mut DemoPlan) {
         org_id: OTHER_ORG,
         trainer_id: trainer,
         name: "Contoso Onboarding".into(),
-        lessons: (1..=4).map(|n| Uuid::new_v5(&OTHER_ORG, format!("lesson-{n}").as_bytes())).collect(),
+        lessons: (1..=4)
+            .map(|n| Uuid::new_v5(&OTHER_ORG, format!("lesson-{n}").as_bytes()))
+            .collect(),
         skills: Vec::new(),
     });
 }
@@ -478,14 +655,25 @@ struct Progress {
 }
 
 fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
-    let course_index: HashMap<Uuid, usize> = plan.courses.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-    let dept_names: HashMap<Uuid, String> = plan.departments.iter().map(|d| (d.id, d.name.clone())).collect();
+    let dept_names: HashMap<Uuid, String> = plan
+        .departments
+        .iter()
+        .map(|d| (d.id, d.name.clone()))
+        .collect();
     let people = plan.people.clone();
-    let org_learners: Vec<Uuid> = people.iter().filter(|p| p.org_id == DEMO_ORG).map(|p| p.id).collect();
+    let org_learners: Vec<Uuid> = people
+        .iter()
+        .filter(|p| p.org_id == DEMO_ORG)
+        .map(|p| p.id)
+        .collect();
     let mut seq = 0u64;
     for learner in people.iter().filter(|p| p.roles.contains(&Role::Learner)) {
         let tz: Tz = learner.time_zone.parse().unwrap_or(Tz::UTC);
-        let dept = learner.department_id.and_then(|d| dept_names.get(&d)).cloned().unwrap_or_default();
+        let dept = learner
+            .department_id
+            .and_then(|d| dept_names.get(&d))
+            .cloned()
+            .unwrap_or_default();
         // Pick 2-4 courses meant for the learner's department (or any, for the rest).
         let mut candidates: Vec<usize> = plan
             .courses
@@ -506,12 +694,17 @@ fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
         // Engagement profile: how often they learn, how well, when they stopped.
         let activity: f64 = rng.random_range(0.08..0.75);
         let skill: f64 = rng.random_range(55.0..92.0);
-        let stopped_days_ago: i64 = if rng.random_bool(0.15) { rng.random_range(8..40) } else { 0 };
+        let stopped_days_ago: i64 = if rng.random_bool(0.15) {
+            rng.random_range(8..40)
+        } else {
+            0
+        };
         let start_days_ago: i64 = rng.random_range(14..HISTORY_DAYS);
 
         let mut progress = Vec::new();
         for (k, course) in chosen.iter().enumerate() {
-            let enrolled_at = now - Duration::days(start_days_ago - 7 * k as i64) + Duration::minutes(rng.random_range(0..600));
+            let enrolled_at = now - Duration::days(start_days_ago - 7 * k as i64)
+                + Duration::minutes(rng.random_range(0..600));
             let enrolled_at = enrolled_at.min(now - Duration::hours(1));
             plan.enrollments.push(Enrollment {
                 id: Uuid::new_v5(&learner.id, plan.courses[*course].id.as_bytes()),
@@ -524,8 +717,25 @@ fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
                 completed_at: None,
             });
             let enrollment = plan.enrollments.len() - 1;
-            push_event(plan, &mut seq, learner, tz, "enrollment_created", enrolled_at, Some(plan.courses[*course].id), None, None, json!({}));
-            progress.push((*course, Progress { done: 0, enrollment }));
+            push_event(
+                plan,
+                &mut seq,
+                learner,
+                tz,
+                "enrollment_created",
+                enrolled_at,
+                Some(plan.courses[*course].id),
+                None,
+                None,
+                json!({}),
+            );
+            progress.push((
+                *course,
+                Progress {
+                    done: 0,
+                    enrollment,
+                },
+            ));
         }
 
         let today = now.with_timezone(&tz).date_naive();
@@ -544,32 +754,81 @@ fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
             }
             let start_local = day.and_time(NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default())
                 + Duration::minutes(rng.random_range(0..600));
-            let Some(mut t) = tz.from_local_datetime(&start_local).earliest().map(|t| t.with_timezone(&Utc)) else {
+            let Some(mut t) = tz
+                .from_local_datetime(&start_local)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+            else {
                 day += Duration::days(1);
                 continue;
             };
             if t >= now {
                 break;
             }
-            push_event(plan, &mut seq, learner, tz, "login", t, None, None, None, json!({}));
+            push_event(
+                plan,
+                &mut seq,
+                learner,
+                tz,
+                "login",
+                t,
+                None,
+                None,
+                None,
+                json!({}),
+            );
             let minutes = rng.random_range(10..90);
             let ended = t + Duration::minutes(minutes);
-            push_event(plan, &mut seq, learner, tz, "learning_session", t, None, None, None,
-                json!({"started_at": t.to_rfc3339(), "ended_at": ended.to_rfc3339()}));
+            push_event(
+                plan,
+                &mut seq,
+                learner,
+                tz,
+                "learning_session",
+                t,
+                None,
+                None,
+                None,
+                json!({"started_at": t.to_rfc3339(), "ended_at": ended.to_rfc3339()}),
+            );
             let lessons_today = rng.random_range(1..=3);
             for _ in 0..lessons_today {
                 t += Duration::minutes(rng.random_range(5..25));
                 let Some((course_i, prog)) = progress.iter_mut().find(|(c, pr)| {
-                    pr.done < plan.courses[*c].lessons.len() && plan.enrollments[pr.enrollment].enrolled_at <= t
+                    pr.done < plan.courses[*c].lessons.len()
+                        && plan.enrollments[pr.enrollment].enrolled_at <= t
                 }) else {
                     break;
                 };
                 let course = plan.courses[*course_i].clone();
                 let lesson = course.lessons[prog.done];
                 prog.done += 1;
-                push_event(plan, &mut seq, learner, tz, "lesson_completed", t, Some(course.id), Some(lesson), None, json!({}));
-                let pct = (100.0 * prog.done as f64 / course.lessons.len() as f64 * 100.0).round() / 100.0;
-                push_event(plan, &mut seq, learner, tz, "progress_updated", t, Some(course.id), None, None, json!({"progress_percent": pct}));
+                push_event(
+                    plan,
+                    &mut seq,
+                    learner,
+                    tz,
+                    "lesson_completed",
+                    t,
+                    Some(course.id),
+                    Some(lesson),
+                    None,
+                    json!({}),
+                );
+                let pct = (100.0 * prog.done as f64 / course.lessons.len() as f64 * 100.0).round()
+                    / 100.0;
+                push_event(
+                    plan,
+                    &mut seq,
+                    learner,
+                    tz,
+                    "progress_updated",
+                    t,
+                    Some(course.id),
+                    None,
+                    None,
+                    json!({"progress_percent": pct}),
+                );
                 let enr = &mut plan.enrollments[prog.enrollment];
                 enr.progress_percent = pct;
                 enr.last_progress_at = Some(t);
@@ -582,9 +841,21 @@ fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
                 loop {
                     attempt += 1;
                     t += Duration::minutes(20);
-                    score = (skill + rng.random_range(-15.0..15.0) + 4.0 * (attempt - 1) as f64).clamp(0.0, 100.0).round();
-                    let ev = push_event(plan, &mut seq, learner, tz, "assessment_graded", t, Some(course.id), None, None,
-                        json!({"assessment_id": format!("{}-final", course.name), "score": score}));
+                    score = (skill + rng.random_range(-15.0..15.0) + 4.0 * (attempt - 1) as f64)
+                        .clamp(0.0, 100.0)
+                        .round();
+                    let ev = push_event(
+                        plan,
+                        &mut seq,
+                        learner,
+                        tz,
+                        "assessment_graded",
+                        t,
+                        Some(course.id),
+                        None,
+                        None,
+                        json!({"assessment_id": format!("{}-final", course.name), "score": score}),
+                    );
                     plan.assessments.push(Assessment {
                         org_id: learner.org_id,
                         user_id: learner.id,
@@ -599,48 +870,117 @@ fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
                     }
                 }
                 if score >= PASS_MARK {
-                    push_event(plan, &mut seq, learner, tz, "course_completed", t, Some(course.id), None, None, json!({}));
+                    push_event(
+                        plan,
+                        &mut seq,
+                        learner,
+                        tz,
+                        "course_completed",
+                        t,
+                        Some(course.id),
+                        None,
+                        None,
+                        json!({}),
+                    );
                     plan.enrollments[prog.enrollment].completed_at = Some(t);
                     completed_courses.push(course.id);
                     for (skill_id, _) in &course.skills {
                         let m = mastery.entry(*skill_id).or_insert(0.0);
                         *m = (*m + score * 0.9).min(100.0).round();
                         let value = *m;
-                        push_event(plan, &mut seq, learner, tz, "skill_mastery_updated", t, None, None, Some(*skill_id), json!({"mastery": value}));
+                        push_event(
+                            plan,
+                            &mut seq,
+                            learner,
+                            tz,
+                            "skill_mastery_updated",
+                            t,
+                            None,
+                            None,
+                            Some(*skill_id),
+                            json!({"mastery": value}),
+                        );
                         upsert_skill(plan, learner, *skill_id, value, t);
                     }
-                    for path in plan.paths.clone().iter().filter(|p| p.courses.contains(&course.id)) {
+                    for path in plan
+                        .paths
+                        .clone()
+                        .iter()
+                        .filter(|p| p.courses.contains(&course.id))
+                    {
                         if path.courses.iter().all(|c| completed_courses.contains(c)) {
-                            push_event(plan, &mut seq, learner, tz, "learning_path_completed", t, None, None, None, json!({"path_id": path.id}));
+                            push_event(
+                                plan,
+                                &mut seq,
+                                learner,
+                                tz,
+                                "learning_path_completed",
+                                t,
+                                None,
+                                None,
+                                None,
+                                json!({"path_id": path.id}),
+                            );
                         }
                     }
                 }
             }
-            if rng.random_bool(0.25) && let Some((c, _)) = progress.first() {
+            if rng.random_bool(0.25)
+                && let Some((c, _)) = progress.first()
+            {
                 let course = &plan.courses[*c];
                 if let Some((skill_id, _)) = course.skills.first().copied() {
                     t += Duration::minutes(10);
-                    push_event(plan, &mut seq, learner, tz, "practice_passed", t, Some(course.id), None, Some(skill_id),
-                        json!({"exercise_id": format!("ex-{}", rng.random_range(1..50))}));
+                    push_event(
+                        plan,
+                        &mut seq,
+                        learner,
+                        tz,
+                        "practice_passed",
+                        t,
+                        Some(course.id),
+                        None,
+                        Some(skill_id),
+                        json!({"exercise_id": format!("ex-{}", rng.random_range(1..50))}),
+                    );
                 }
             }
             if learner.org_id == DEMO_ORG && rng.random_bool(0.05) {
                 let peer = org_learners[rng.random_range(0..org_learners.len())];
                 if peer != learner.id {
                     t += Duration::minutes(5);
-                    push_event(plan, &mut seq, learner, tz, "peer_helped", t, None, None, None,
-                        json!({"peer_user_id": peer, "context": "forum answer"}));
+                    push_event(
+                        plan,
+                        &mut seq,
+                        learner,
+                        tz,
+                        "peer_helped",
+                        t,
+                        None,
+                        None,
+                        None,
+                        json!({"peer_user_id": peer, "context": "forum answer"}),
+                    );
                 }
             }
             day += Duration::days(1);
         }
-        let _ = &course_index;
     }
 }
 
-fn upsert_skill(plan: &mut DemoPlan, learner: &Person, skill_id: Uuid, mastery: f64, at: DateTime<Utc>) {
+fn upsert_skill(
+    plan: &mut DemoPlan,
+    learner: &Person,
+    skill_id: Uuid,
+    mastery: f64,
+    at: DateTime<Utc>,
+) {
     let mastered = (mastery >= 80.0).then_some(at);
-    match plan.user_skills.iter_mut().find(|s| s.user_id == learner.id && s.skill_id == skill_id) {
+    match plan
+        .user_skills
+        .iter_mut()
+        .find(|s| s.user_id == learner.id && s.skill_id == skill_id)
+    {
         Some(s) => {
             s.mastery = mastery;
             s.last_assessed_at = at;
@@ -698,10 +1038,13 @@ fn push_event(
         skill_id,
         payload,
     };
-    let day = plan.daily.entry((learner.id, local_date)).or_insert_with(|| DailyActivity {
-        org_id: learner.org_id,
-        ..DailyActivity::default()
-    });
+    let day = plan
+        .daily
+        .entry((learner.id, local_date))
+        .or_insert_with(|| DailyActivity {
+            org_id: learner.org_id,
+            ..DailyActivity::default()
+        });
     day.first_activity_at = Some(day.first_activity_at.map_or(at, |f| f.min(at)));
     day.last_activity_at = Some(day.last_activity_at.map_or(at, |l| l.max(at)));
     if event.is_learning_activity() {
@@ -712,7 +1055,11 @@ fn push_event(
         "login" => day.logins += 1,
         "learning_session" => {
             let secs = |k: &str| {
-                event.payload.get(k).and_then(Value::as_str).and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                event
+                    .payload
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             };
             if let (Some(s), Some(e)) = (secs("started_at"), secs("ended_at")) {
                 day.session_seconds += (e - s).num_seconds() as i32;
@@ -747,11 +1094,24 @@ mod tests {
     fn plan_has_the_promised_shape() {
         let plan = build(240, 7, now());
         assert_eq!(plan.learner_count(), 240);
-        assert!(plan.people.iter().filter(|p| p.roles.contains(&Role::Trainer)).count() >= 6);
-        assert!(plan.events.len() > 10_000, "months of events: {}", plan.events.len());
+        assert!(
+            plan.people
+                .iter()
+                .filter(|p| p.roles.contains(&Role::Trainer))
+                .count()
+                >= 6
+        );
+        assert!(
+            plan.events.len() > 10_000,
+            "months of events: {}",
+            plan.events.len()
+        );
         let oldest = plan.events.iter().map(|e| e.occurred_at).min().unwrap();
         assert!(now() - oldest > Duration::days(60), "history spans months");
-        assert!(plan.events.iter().all(|e| e.occurred_at <= now()), "nothing in the future");
+        assert!(
+            plan.events.iter().all(|e| e.occurred_at <= now()),
+            "nothing in the future"
+        );
         // Event ids are unique: they are idempotency keys.
         let mut ids: Vec<_> = plan.events.iter().map(|e| &e.event_id).collect();
         ids.sort();
@@ -759,19 +1119,34 @@ mod tests {
         assert_eq!(ids.len(), plan.events.len());
         // Some courses get completed, some learners pass, and scores stay in range.
         assert!(plan.enrollments.iter().any(|e| e.completed_at.is_some()));
-        assert!(plan.assessments.iter().all(|a| (0.0..=100.0).contains(&a.score)));
+        assert!(
+            plan.assessments
+                .iter()
+                .all(|a| (0.0..=100.0).contains(&a.score))
+        );
         // The People department stays under the k-anonymity threshold of 10.
         let people_team = id("team", "Talent");
-        let size = plan.people.iter().filter(|p| p.team_id == Some(people_team)).count();
+        let size = plan
+            .people
+            .iter()
+            .filter(|p| p.team_id == Some(people_team))
+            .count();
         assert!(size > 0 && size < 10, "People/Talent has {size}");
     }
 
     #[test]
     fn local_dates_follow_the_learners_time_zone() {
         let plan = build(40, 11, now());
-        let tz_of: HashMap<Uuid, Tz> = plan.people.iter().map(|p| (p.id, p.time_zone.parse().unwrap())).collect();
+        let tz_of: HashMap<Uuid, Tz> = plan
+            .people
+            .iter()
+            .map(|p| (p.id, p.time_zone.parse().unwrap()))
+            .collect();
         for e in plan.events.iter().take(2_000) {
-            assert_eq!(e.local_date, e.occurred_at.with_timezone(&tz_of[&e.user_id]).date_naive());
+            assert_eq!(
+                e.local_date,
+                e.occurred_at.with_timezone(&tz_of[&e.user_id]).date_naive()
+            );
         }
     }
 }

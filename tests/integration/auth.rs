@@ -42,7 +42,8 @@ async fn missing_or_forged_tokens_are_unauthenticated() {
     assert_eq!(err.code(), Code::Unauthenticated);
 
     // Signed with another secret.
-    let other = stride::auth::TokenKeys::hs256(b"some-other-secret-some-other-secret!", "stride", "stride");
+    let other =
+        stride::auth::TokenKeys::hs256(b"some-other-secret-some-other-secret!", "stride", "stride");
     let (forged, _) = other
         .issue(
             &stride::auth::Subject::User {

@@ -11,7 +11,10 @@ use crate::harness::TestDb;
 async fn demo_fills_an_organization_once() {
     let db = TestDb::migrated().await;
     let summary = stride::demo::fill(&db.url, 240, 7).await.expect("demo");
-    assert!(summary.contains(&DEMO_ORG.to_string()), "summary names the org: {summary}");
+    assert!(
+        summary.contains(&DEMO_ORG.to_string()),
+        "summary names the org: {summary}"
+    );
 
     let mut conn = db.connect().await;
     let learners: i64 = user_roles::table
@@ -38,9 +41,17 @@ async fn demo_fills_an_organization_once() {
         .await
         .unwrap();
     assert_eq!(admin, 1, "the README's org admin exists");
-    let events: i64 = learning_events::table.count().get_result(&mut conn).await.unwrap();
+    let events: i64 = learning_events::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
     assert!(events > 10_000, "months of events: {events}");
-    let days: i64 = daily_activity::table.count().get_result(&mut conn).await.unwrap();
+    let days: i64 = daily_activity::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
     assert!(days > 1_000, "daily activity derived: {days}");
     let other_org_users: i64 = users::table
         .filter(users::organization_id.eq(OTHER_ORG))
@@ -51,8 +62,14 @@ async fn demo_fills_an_organization_once() {
     assert!(other_org_users >= 10, "a second tenant exists");
 
     // Running it again writes nothing.
-    let again = stride::demo::fill(&db.url, 240, 7).await.expect("demo again");
+    let again = stride::demo::fill(&db.url, 240, 7)
+        .await
+        .expect("demo again");
     assert!(again.contains("already there"), "{again}");
-    let events_after: i64 = learning_events::table.count().get_result(&mut conn).await.unwrap();
+    let events_after: i64 = learning_events::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(events_after, events);
 }

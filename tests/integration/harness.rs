@@ -47,21 +47,29 @@ fn start_cluster() -> Cluster {
             data_dir: test_dir(std::process::id()),
             pg_bin: std::env::var_os("STRIDE_PG_BIN").map(PathBuf::from),
             // Durability is pointless for a throw-away cluster; speed is not.
-            settings: [("fsync", "off"), ("synchronous_commit", "off"), ("full_page_writes", "off")]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            settings: [
+                ("fsync", "off"),
+                ("synchronous_commit", "off"),
+                ("full_page_writes", "off"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         };
         let pg = EmbeddedPostgres::start(&opts)
             .await
             .unwrap_or_else(|err| panic!("cannot start the test cluster: {err:#}"));
         let admin_url = pg.url("postgres");
-        let mut admin = AsyncPgConnection::establish(&admin_url).await.expect("admin connection");
+        let mut admin = AsyncPgConnection::establish(&admin_url)
+            .await
+            .expect("admin connection");
         diesel::sql_query(format!("CREATE DATABASE {TEMPLATE}"))
             .execute(&mut admin)
             .await
             .expect("create template");
-        stride::db::migrate(&pg.url(TEMPLATE)).await.expect("migrate template");
+        stride::db::migrate(&pg.url(TEMPLATE))
+            .await
+            .expect("migrate template");
         Cluster {
             pg: Mutex::new(pg),
             admin_url,
@@ -76,7 +84,9 @@ fn test_dir(pid: u32) -> PathBuf {
 /// Clusters of earlier runs die with their test process (parent-death
 /// signal); their folders stay behind, so the next run removes them.
 fn remove_stale_test_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(pid) = name
@@ -95,7 +105,6 @@ fn remove_stale_test_dirs() {
 
 /// A database of its own for one test.
 pub struct TestDb {
-    pub name: String,
     pub url: String,
 }
 
@@ -120,20 +129,24 @@ impl TestDb {
             Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
             None => format!("CREATE DATABASE {name} TEMPLATE template0"),
         };
-        diesel::sql_query(sql).execute(&mut admin).await.expect("create test database");
+        diesel::sql_query(sql)
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
         let url = cluster.pg.lock().expect("cluster lock").url(&name);
-        Self { name, url }
+        Self { url }
     }
 
     pub async fn connect(&self) -> AsyncPgConnection {
-        AsyncPgConnection::establish(&self.url).await.expect("test db connection")
+        AsyncPgConnection::establish(&self.url)
+            .await
+            .expect("test db connection")
     }
 }
 
 /// The real server on an ephemeral port, shut down when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
-    pub db: TestDb,
     pub keys: TokenKeys,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -145,7 +158,9 @@ impl TestServer {
         let keys = TokenKeys::hs256(TEST_SECRET, "stride", "stride");
         let limits = Limits::default();
         let pool = stride::db::build_pool(&db.url, 4, Duration::from_secs(5)).expect("pool");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let state = stride::server::state(pool, keys.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -157,7 +172,6 @@ impl TestServer {
         });
         Self {
             addr,
-            db,
             keys,
             stop: Some(stop),
             task: Some(task),

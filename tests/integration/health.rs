@@ -7,7 +7,10 @@ use tonic_health::pb::health_client::HealthClient;
 
 use crate::harness::TestServer;
 
-async fn status_of(client: &mut HealthClient<tonic::transport::Channel>, service: &str) -> Option<i32> {
+async fn status_of(
+    client: &mut HealthClient<tonic::transport::Channel>,
+    service: &str,
+) -> Option<i32> {
     client
         .check(HealthCheckRequest {
             service: service.to_string(),
@@ -31,7 +34,11 @@ async fn every_service_reports_serving_without_a_token() {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert_eq!(status, Some(ServingStatus::Serving as i32), "service {service:?}");
+        assert_eq!(
+            status,
+            Some(ServingStatus::Serving as i32),
+            "service {service:?}"
+        );
     }
 }
 

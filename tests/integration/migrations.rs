@@ -44,12 +44,19 @@ async fn migrations_go_up_down_and_up_again() {
 
     let again = stride::db::migrate(&db.url).await.expect("second up");
     assert_eq!(again, applied);
-    assert_eq!(object_count(&db).await, after_up, "second up rebuilds the same schema");
+    assert_eq!(
+        object_count(&db).await,
+        after_up,
+        "second up rebuilds the same schema"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn migrating_twice_is_a_no_op() {
     let db = TestDb::migrated().await;
     let applied = stride::db::migrate(&db.url).await.expect("migrate");
-    assert!(applied.is_empty(), "template was fully migrated: {applied:?}");
+    assert!(
+        applied.is_empty(),
+        "template was fully migrated: {applied:?}"
+    );
 }

@@ -11,7 +11,10 @@ use uuid::Uuid;
 use crate::harness::TestServer;
 
 fn grpcurl_available() -> bool {
-    let found = Command::new("grpcurl").arg("-version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("grpcurl")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -24,9 +27,14 @@ fn grpcurl_available() -> bool {
 
 /// Runs grpcurl off the async runtime (it blocks until the call ends).
 async fn grpcurl(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || Command::new("grpcurl").args(&args).output().expect("run grpcurl"))
-        .await
-        .expect("grpcurl task")
+    tokio::task::spawn_blocking(move || {
+        Command::new("grpcurl")
+            .args(&args)
+            .output()
+            .expect("run grpcurl")
+    })
+    .await
+    .expect("grpcurl task")
 }
 
 fn text(out: &Output) -> String {
@@ -56,13 +64,25 @@ async fn grpcurl_walkthrough_works_as_documented() {
         "stride.gamification.v1.GamificationService",
         "stride.analytics.v1.AnalyticsService",
     ] {
-        assert!(listed.lines().any(|l| l.trim() == service), "{service} missing from:\n{listed}");
+        assert!(
+            listed.lines().any(|l| l.trim() == service),
+            "{service} missing from:\n{listed}"
+        );
     }
 
     // grpcurl -plaintext ADDR grpc.health.v1.Health/Check
-    let out = grpcurl(vec!["-plaintext".into(), addr.clone(), "grpc.health.v1.Health/Check".into()]).await;
+    let out = grpcurl(vec![
+        "-plaintext".into(),
+        addr.clone(),
+        "grpc.health.v1.Health/Check".into(),
+    ])
+    .await;
     assert!(out.status.success(), "health failed: {}", text(&out));
-    assert!(text(&out).contains("\"SERVING\""), "health said: {}", text(&out));
+    assert!(
+        text(&out).contains("\"SERVING\""),
+        "health said: {}",
+        text(&out)
+    );
 
     // WhoAmI with a token, then without.
     let (user, org) = (Uuid::new_v4(), Uuid::new_v4());
@@ -78,8 +98,14 @@ async fn grpcurl_walkthrough_works_as_documented() {
     assert!(out.status.success(), "WhoAmI failed: {}", text(&out));
     let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON reply");
     let reply_text = reply.to_string();
-    assert!(reply_text.contains(&user.to_string()), "subject in {reply_text}");
-    assert!(reply_text.contains(&org.to_string()), "organization in {reply_text}");
+    assert!(
+        reply_text.contains(&user.to_string()),
+        "subject in {reply_text}"
+    );
+    assert!(
+        reply_text.contains(&org.to_string()),
+        "organization in {reply_text}"
+    );
 
     let out = grpcurl(vec![
         "-plaintext".into(),
@@ -88,5 +114,9 @@ async fn grpcurl_walkthrough_works_as_documented() {
     ])
     .await;
     assert!(!out.status.success());
-    assert!(text(&out).contains("Unauthenticated"), "said: {}", text(&out));
+    assert!(
+        text(&out).contains("Unauthenticated"),
+        "said: {}",
+        text(&out)
+    );
 }

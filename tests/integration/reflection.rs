@@ -16,10 +16,10 @@ const EXPECTED: [&str; 7] = [
 
 #[tokio::test(flavor = "multi_thread")]
 async fn v1_lists_the_four_services_health_and_reflection() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
 
     let server = TestServer::start().await;
     let mut client = ServerReflectionClient::new(server.channel());
@@ -42,10 +42,10 @@ async fn v1_lists_the_four_services_health_and_reflection() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn v1alpha_describes_a_stride_method() {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
     use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
 
     let server = TestServer::start().await;
     let mut client = ServerReflectionClient::new(server.channel());
@@ -62,15 +62,18 @@ async fn v1alpha_describes_a_stride_method() {
         .into_inner();
     let reply = stream.next().await.expect("one reply").expect("ok reply");
     let Some(MessageResponse::FileDescriptorResponse(files)) = reply.message_response else {
-        panic!("expected file descriptors, got {:?}", reply.message_response);
+        panic!(
+            "expected file descriptors, got {:?}",
+            reply.message_response
+        );
     };
     use prost::Message;
     let found = files.file_descriptor_proto.iter().any(|bytes| {
         prost_types::FileDescriptorProto::decode(bytes.as_slice())
             .map(|f| {
-                f.service
-                    .iter()
-                    .any(|s| s.name() == "IdentityService" && s.method.iter().any(|m| m.name() == "WhoAmI"))
+                f.service.iter().any(|s| {
+                    s.name() == "IdentityService" && s.method.iter().any(|m| m.name() == "WhoAmI")
+                })
             })
             .unwrap_or(false)
     });

@@ -8,13 +8,19 @@ pub fn who_am_i(ctx: &AuthContext) -> WhoAmIResponse {
     let (active_role, mut roles, mut scopes) = match &ctx.principal {
         Principal::User { role, roles, .. } => (
             role.as_str().to_string(),
-            roles.iter().map(|r| r.as_str().to_string()).collect::<Vec<_>>(),
+            roles
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect::<Vec<_>>(),
             Vec::new(),
         ),
         Principal::Service { scopes, .. } => (
             String::new(),
             Vec::new(),
-            scopes.iter().map(|s| s.as_str().to_string()).collect::<Vec<_>>(),
+            scopes
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect::<Vec<_>>(),
         ),
     };
     roles.sort();

@@ -1,0 +1,147 @@
+//! The `stride` binary as an operator runs it: `serve` with its own embedded
+//! PostgreSQL, `token` from the same data folder, a clean stop on SIGTERM.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use stride::proto::identity::v1::WhoAmIRequest;
+use stride::proto::identity::v1::identity_service_client::IdentityServiceClient;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::harness::authed;
+
+const BIN: &str = env!("CARGO_BIN_EXE_stride");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_embedded_postgres_accepts_cli_tokens_and_stops_cleanly() {
+    // Under /tmp: as root the cluster runs as `postgres`, which must reach it.
+    let data_dir = std::env::temp_dir().join(format!("stride-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let port = free_port();
+    let mut server = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("STRIDE_JWT_SECRET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start stride serve");
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect_lazy();
+    let mut health = HealthClient::new(channel.clone());
+    let mut serving = false;
+    for _ in 0..600 {
+        let reply = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await;
+        if reply.is_ok_and(|r| r.into_inner().status == 1) {
+            serving = true;
+            break;
+        }
+        assert!(
+            server.try_wait().unwrap().is_none(),
+            "stride serve exited during start-up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(serving, "stride serve did not become SERVING within 60 s");
+
+    // A token from the CLI, signed with the secret kept in the data folder.
+    let user = "5d1a4a5e-0000-4000-8000-000000000002";
+    let org = "5d1a4a5e-0000-4000-8000-000000000001";
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "--sub",
+            user,
+            "--org",
+            org,
+            "--role",
+            "org_admin",
+            "--data-dir",
+        ])
+        .arg(&data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("STRIDE_JWT_SECRET")
+        .output()
+        .expect("stride token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let me = IdentityServiceClient::new(channel)
+        .who_am_i(authed(WhoAmIRequest::default(), &token))
+        .await
+        .expect("WhoAmI with a CLI token")
+        .into_inner();
+    assert_eq!(me.subject, user);
+    assert_eq!(me.organization_id, org);
+
+    // SIGTERM: drain, stop Postgres, exit 0.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "stride serve exited with {status}");
+    assert!(
+        !Path::new(&data_dir).join("pgdata/postmaster.pid").exists(),
+        "embedded postgres was stopped"
+    );
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+#[test]
+fn serve_explains_missing_postgres_binaries() {
+    let out = Command::new(BIN)
+        .args([
+            "migrate",
+            "--data-dir",
+            "/tmp/stride-nonexistent-pg",
+            "--pg-bin",
+            "/nonexistent",
+        ])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("stride migrate");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no initdb/postgres in /nonexistent"),
+        "said: {err}"
+    );
+    assert!(
+        err.contains("apt-get install -y postgresql"),
+        "names the package: {err}"
+    );
+    assert!(
+        !Path::new("/tmp/stride-nonexistent-pg").exists(),
+        "nothing created on failure"
+    );
+}
