@@ -137,10 +137,21 @@ async fn track_database_health(reporter: HealthReporter, pool: db::PgPool) {
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            // Without a SIGTERM handler, SIGINT still works.
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
-        _ = term.recv() => tracing::info!("received SIGTERM"),
+        _ = term => tracing::info!("received SIGTERM"),
     }
 }
 
