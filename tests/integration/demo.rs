@@ -17,22 +17,10 @@ async fn demo_fills_an_organization_once() {
     );
 
     let mut conn = db.connect().await;
-    let learners: i64 = user_roles::table
-        .filter(user_roles::organization_id.eq(DEMO_ORG))
-        .filter(user_roles::role.eq("learner"))
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap();
+    let learners = role_count(&mut conn, "learner").await;
     // 240 learners plus the org admin, who also learns.
     assert_eq!(learners, 241);
-    let trainers: i64 = user_roles::table
-        .filter(user_roles::organization_id.eq(DEMO_ORG))
-        .filter(user_roles::role.eq("trainer"))
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap();
+    let trainers = role_count(&mut conn, "trainer").await;
     assert!(trainers >= 6);
     let admin: i64 = users::table
         .filter(users::id.eq(DEMO_ADMIN))
@@ -72,4 +60,14 @@ async fn demo_fills_an_organization_once() {
         .await
         .unwrap();
     assert_eq!(events_after, events);
+}
+
+async fn role_count(conn: &mut diesel_async::AsyncPgConnection, role: &str) -> i64 {
+    user_roles::table
+        .filter(user_roles::organization_id.eq(DEMO_ORG))
+        .filter(user_roles::role.eq(role))
+        .count()
+        .get_result(conn)
+        .await
+        .expect("count roles")
 }
