@@ -153,12 +153,13 @@ fn token_keys(jwt: &JwtArgs, db: &DatabaseArgs) -> Result<TokenKeys> {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let keys = token_keys(&args.jwt, &args.db)?;
-    let (url, mut pg) = database(&args.db, true).await?;
+    let (owner_url, mut pg) = database(&args.db, true).await?;
     if !args.no_migrate {
-        let applied = db::migrate(&url).await?;
+        let applied = db::migrate(&owner_url).await?;
         tracing::info!(migrations.applied = applied.len(), "database migrated");
     }
-    let pool = db::build_pool(&url, args.limits.pool_size, args.limits.pool_wait())?;
+    let app_url = runtime_url(&args.db, &owner_url, pg.as_ref()).await?;
+    let pool = db::build_pool(&app_url, args.limits.pool_size, args.limits.pool_wait())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}; is the port in use?", args.listen))?;
@@ -170,6 +171,30 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     tracing::info!("stride stopped");
     result
+}
+
+/// The URL requests run with: the non-owner `stride_app` role, so that
+/// row-level security applies to every query the service makes.
+async fn runtime_url(
+    args: &DatabaseArgs,
+    owner_url: &str,
+    pg: Option<&EmbeddedPostgres>,
+) -> Result<String> {
+    if let Some(url) = &args.app_database_url {
+        return Ok(url.clone());
+    }
+    let Some(pg) = pg else {
+        bail!(
+            "set STRIDE_APP_DATABASE_URL: Stride serves as the `{role}` role (no ownership, no \
+             BYPASSRLS), never as the owner in DATABASE_URL. Give it a login once, as the owner: \
+             ALTER ROLE {role} LOGIN PASSWORD '...'; then \
+             STRIDE_APP_DATABASE_URL=postgres://{role}:...@host/db",
+            role = db::APP_ROLE
+        );
+    };
+    let password = read_or_create_secret(&args.resolved_data_dir().join("app_db_password"))?;
+    db::enable_app_login(owner_url, &password).await?;
+    Ok(pg.url_as(db::APP_ROLE, &password, crate::embedded_pg::DATABASE))
 }
 
 fn token(args: TokenArgs) -> Result<()> {

@@ -19,6 +19,12 @@ pub struct DatabaseArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// URL the service runs with: a login of the `stride_app` role (no
+    /// ownership, no BYPASSRLS). Required with DATABASE_URL; in embedded
+    /// mode Stride sets it up itself.
+    #[arg(long, env = "STRIDE_APP_DATABASE_URL", hide_env_values = true)]
+    pub app_database_url: Option<String>,
+
     /// Data folder for the embedded cluster and the generated development
     /// JWT secret. Default: /var/lib/stride as root, else
     /// $XDG_DATA_HOME/stride (~/.local/share/stride).

@@ -123,10 +123,12 @@ impl EmbeddedPostgres {
     /// Superuser URL for a database in this cluster. Contains the password:
     /// never log it.
     pub fn url(&self, database: &str) -> String {
-        format!(
-            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}",
-            self.password, self.port
-        )
+        self.url_as(SUPERUSER, &self.password, database)
+    }
+
+    /// URL for `user` with `password` (hex, as Stride generates them).
+    pub fn url_as(&self, user: &str, password: &str, database: &str) -> String {
+        format!("postgres://{user}:{password}@127.0.0.1:{}/{database}", self.port)
     }
 
     /// Fast shutdown: rolls back open transactions, checkpoints, exits.

@@ -6,6 +6,7 @@
 pub mod schema;
 
 pub mod models;
+pub mod tenant;
 
 use std::time::Duration;
 
@@ -22,6 +23,28 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// Advisory lock key held while migrating, so that replicas starting together
 /// apply migrations once ("stride-migrate" as bytes, truncated to i64).
 const MIGRATION_LOCK_KEY: i64 = 0x7374_7269_6465_6d69;
+
+/// The role the service runs as: created by the migrations, owns nothing,
+/// cannot bypass row-level security.
+pub const APP_ROLE: &str = "stride_app";
+
+/// Lets [`APP_ROLE`] log in with `password`; run with the owner's URL.
+/// The password must be hex (Stride generates it), since ALTER ROLE takes no
+/// bind parameters.
+pub async fn enable_app_login(owner_url: &str, password: &str) -> Result<()> {
+    anyhow::ensure!(
+        !password.is_empty() && password.chars().all(|c| c.is_ascii_hexdigit()),
+        "the generated database password must be hex"
+    );
+    let mut conn = AsyncPgConnection::establish(owner_url)
+        .await
+        .context("cannot connect to the database as its owner")?;
+    diesel::sql_query(format!("ALTER ROLE {APP_ROLE} LOGIN PASSWORD '{password}'"))
+        .execute(&mut conn)
+        .await
+        .context("cannot enable the runtime role's login (are migrations applied?)")?;
+    Ok(())
+}
 
 /// Errors from borrowing a pooled connection.
 pub type PoolError = diesel_async::pooled_connection::deadpool::PoolError;

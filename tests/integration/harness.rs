@@ -16,6 +16,8 @@ use uuid::Uuid;
 
 const TEMPLATE: &str = "stride_template";
 const TEST_SECRET: &[u8] = b"integration-test-secret-0123456789abcdef";
+/// Password of the runtime role in the test cluster (hex, as Stride makes them).
+const APP_PASSWORD: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
 struct Cluster {
     pg: Mutex<EmbeddedPostgres>,
@@ -70,6 +72,10 @@ fn start_cluster() -> Cluster {
         stride::db::migrate(&pg.url(TEMPLATE))
             .await
             .expect("migrate template");
+        // The runtime role is cluster-wide: one login for every test database.
+        stride::db::enable_app_login(&admin_url, APP_PASSWORD)
+            .await
+            .expect("enable the runtime role");
         Cluster {
             pg: Mutex::new(pg),
             admin_url,
@@ -105,7 +111,10 @@ fn remove_stale_test_dirs() {
 
 /// A database of its own for one test.
 pub struct TestDb {
+    /// As the superuser (owner): migrations, fixtures.
     pub url: String,
+    /// As the runtime role `stride_app`, bound by row-level security.
+    pub app_url: String,
 }
 
 impl TestDb {
@@ -133,8 +142,11 @@ impl TestDb {
             .execute(&mut admin)
             .await
             .expect("create test database");
-        let url = cluster.pg.lock().expect("cluster lock").url(&name);
-        Self { url }
+        let pg = cluster.pg.lock().expect("cluster lock");
+        Self {
+            url: pg.url(&name),
+            app_url: pg.url_as(stride::db::APP_ROLE, APP_PASSWORD, &name),
+        }
     }
 
     pub async fn connect(&self) -> AsyncPgConnection {
@@ -157,7 +169,7 @@ impl TestServer {
         let db = TestDb::migrated().await;
         let keys = TokenKeys::hs256(TEST_SECRET, "stride", "stride");
         let limits = Limits::default();
-        let pool = stride::db::build_pool(&db.url, 4, Duration::from_secs(5)).expect("pool");
+        let pool = stride::db::build_pool(&db.app_url, 4, Duration::from_secs(5)).expect("pool");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
