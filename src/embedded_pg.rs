@@ -128,7 +128,10 @@ impl EmbeddedPostgres {
 
     /// URL for `user` with `password` (hex, as Stride generates them).
     pub fn url_as(&self, user: &str, password: &str, database: &str) -> String {
-        format!("postgres://{user}:{password}@127.0.0.1:{}/{database}", self.port)
+        format!(
+            "postgres://{user}:{password}@127.0.0.1:{}/{database}",
+            self.port
+        )
     }
 
     /// Fast shutdown: rolls back open transactions, checkpoints, exits.

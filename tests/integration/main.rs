@@ -10,4 +10,5 @@ mod health;
 mod migrations;
 mod readme;
 mod reflection;
+mod rls;
 mod schema;
