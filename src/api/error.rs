@@ -88,9 +88,21 @@ impl From<ApiError> for Status {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::DatabaseErrorKind as K;
         use diesel::result::Error as E;
         match err {
             E::NotFound => ApiError::NotFound("record".into()),
+            E::DatabaseError(K::UniqueViolation, _) => {
+                ApiError::AlreadyExists("a record with the same key already exists".into())
+            }
+            E::DatabaseError(K::ForeignKeyViolation, _) => ApiError::invalid(
+                "request",
+                "refers to a record that does not exist or is not visible",
+            ),
+            // Row-level security refused a write: outside the caller's tenant.
+            E::DatabaseError(_, info) if info.message().contains("row-level security") => {
+                ApiError::PermissionDenied("outside the caller's organization".into())
+            }
             E::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, info) => {
                 ApiError::Unavailable(info.message().to_string())
             }

@@ -7,13 +7,19 @@ pub mod error;
 pub mod events;
 pub mod gamification;
 pub mod identity;
+pub mod paging;
 
 use std::sync::Arc;
 
+use diesel_async::AsyncPgConnection;
+use futures::future::BoxFuture;
 use tonic::Request;
+use uuid::Uuid;
 
 use crate::auth::{AuthContext, TokenKeys};
 use crate::db::PgPool;
+use crate::db::tenant::{DbIdentity, in_tenant};
+use crate::domain::access::Verdict;
 pub use analytics::AnalyticsApi;
 pub use error::ApiError;
 pub use events::EventApi;
@@ -25,6 +31,35 @@ pub use identity::IdentityApi;
 pub struct AppState {
     pub pool: PgPool,
     pub keys: Arc<TokenKeys>,
+}
+
+impl AppState {
+    /// Runs `work` in one transaction under the caller's identity (so
+    /// row-level security sees who asks).
+    pub async fn tx<T>(
+        &self,
+        ctx: &AuthContext,
+        work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let mut conn = self.pool.get().await?;
+        in_tenant(&mut conn, &DbIdentity::from(&ctx.principal), work).await
+    }
+}
+
+/// Turns a refusal of the access rules into PERMISSION_DENIED.
+pub fn enforce(verdict: Verdict) -> Result<(), ApiError> {
+    match verdict {
+        Verdict::Allow | Verdict::WithinScope => Ok(()),
+        Verdict::Deny(reason) => Err(ApiError::PermissionDenied(reason.into())),
+    }
+}
+
+/// Parses a UUID field; empty means `default` (usually the caller).
+pub fn uuid_or(field: &str, value: &str, default: Option<Uuid>) -> Result<Uuid, ApiError> {
+    if value.is_empty() {
+        return default.ok_or_else(|| ApiError::invalid(field, "is required"));
+    }
+    Uuid::parse_str(value).map_err(|_| ApiError::invalid(field, "must be a UUID"))
 }
 
 /// The verified caller the auth layer attached to `request`. Its absence on

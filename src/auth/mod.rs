@@ -4,6 +4,7 @@
 pub mod context;
 pub mod jwt;
 pub mod layer;
+pub mod password;
 pub mod policy;
 pub mod role;
 

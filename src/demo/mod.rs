@@ -114,6 +114,7 @@ async fn write(conn: &mut AsyncPgConnection, plan: &DemoPlan) -> QueryResult<()>
             name: &o.name,
             domain: Some(&o.domain),
             time_zone: &o.time_zone,
+            settings: None,
         })
         .collect();
     insert_all!(conn, organizations::table, &orgs, "organizations");
@@ -143,6 +144,8 @@ async fn write(conn: &mut AsyncPgConnection, plan: &DemoPlan) -> QueryResult<()>
             department_id: p.department_id,
             team_id: p.team_id,
             job_role: p.job_role.as_deref(),
+            password_hash: None,
+            avatar_url: None,
         })
         .collect();
     insert_all!(conn, users::table, &users_rows, "users");

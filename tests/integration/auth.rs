@@ -78,14 +78,14 @@ async fn a_role_not_held_cannot_be_chosen() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn policy_is_checked_before_unimplemented_handlers() {
-    use stride::proto::identity::v1::CreateOrganizationRequest;
+    use stride::proto::identity::v1::UpdateOrganizationRequest;
     let server = TestServer::start().await;
     let mut client = IdentityServiceClient::new(server.channel());
 
-    // A learner may not create organizations: denied by the policy table.
+    // A learner may not change organizations: denied by the policy table.
     let learner = server.user_token(Uuid::new_v4(), Uuid::new_v4(), Role::Learner);
     let err = client
-        .create_organization(authed(CreateOrganizationRequest::default(), &learner))
+        .update_organization(authed(UpdateOrganizationRequest::default(), &learner))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
@@ -93,7 +93,7 @@ async fn policy_is_checked_before_unimplemented_handlers() {
     // A platform admin passes the policy and reaches the (not yet written) handler.
     let admin = server.user_token(Uuid::new_v4(), Uuid::new_v4(), Role::PlatformAdmin);
     let err = client
-        .create_organization(authed(CreateOrganizationRequest::default(), &admin))
+        .update_organization(authed(UpdateOrganizationRequest::default(), &admin))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);

@@ -159,6 +159,8 @@ impl TestDb {
 /// The real server on an ephemeral port, shut down when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The server's database, as its owner (fixtures, checks).
+    pub db_url: String,
     pub keys: TokenKeys,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -184,6 +186,7 @@ impl TestServer {
         });
         Self {
             addr,
+            db_url: db.url.clone(),
             keys,
             stop: Some(stop),
             task: Some(task),

@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod demo;
 mod health;
+mod identity;
 mod migrations;
 mod readme;
 mod reflection;

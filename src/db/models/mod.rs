@@ -9,6 +9,7 @@ pub mod enrollment;
 pub mod learning_event;
 pub mod learning_path;
 pub mod organization;
+pub mod preferences;
 pub mod skill;
 pub mod user;
 pub mod user_skill;

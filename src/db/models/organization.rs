@@ -1,6 +1,7 @@
 //! `organizations`: tenants.
 
 use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::db::schema::organizations;
@@ -12,4 +13,42 @@ pub struct NewOrganization<'a> {
     pub name: &'a str,
     pub domain: Option<&'a str>,
     pub time_zone: &'a str,
+    /// `None`: the column default (`{}`).
+    pub settings: Option<&'a serde_json::Value>,
+}
+
+/// A tenant, as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = organizations)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub domain: Option<String>,
+    pub time_zone: String,
+    pub settings: serde_json::Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Organization {
+    /// Inserts the organization and returns it as stored.
+    pub async fn create(
+        conn: &mut AsyncPgConnection,
+        new: &NewOrganization<'_>,
+    ) -> QueryResult<Organization> {
+        diesel::insert_into(organizations::table)
+            .values(new)
+            .returning(Organization::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Organization>> {
+        organizations::table
+            .find(id)
+            .select(Organization::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
 }

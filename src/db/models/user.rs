@@ -1,9 +1,29 @@
 //! `users` and `user_roles`.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::db::schema::{user_roles, users};
+
+/// A person, as stored (the password hash is never selected here).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub avatar_url: Option<String>,
+    pub time_zone: String,
+    pub department_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub job_role: Option<String>,
+    pub is_active: bool,
+    pub deactivated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = users)]
@@ -16,6 +36,8 @@ pub struct NewUser<'a> {
     pub department_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
     pub job_role: Option<&'a str>,
+    pub password_hash: Option<&'a str>,
+    pub avatar_url: Option<&'a str>,
 }
 
 #[derive(Debug, Insertable)]
@@ -24,4 +46,133 @@ pub struct NewUserRole<'a> {
     pub user_id: Uuid,
     pub role: &'a str,
     pub organization_id: Uuid,
+}
+
+/// Filters of a user listing.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub organization_id: Option<Uuid>,
+    pub role: Option<&'static str>,
+    pub department_id: Option<Uuid>,
+    pub include_inactive: bool,
+    /// Keyset paging: ids strictly after this one.
+    pub after: Option<Uuid>,
+}
+
+impl User {
+    /// Inserts the user with `roles`; returns it as stored.
+    pub async fn create(
+        conn: &mut AsyncPgConnection,
+        new: &NewUser<'_>,
+        roles: &[&str],
+    ) -> QueryResult<User> {
+        let user: User = diesel::insert_into(users::table)
+            .values(new)
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await?;
+        let rows: Vec<_> = roles
+            .iter()
+            .map(|role| NewUserRole {
+                user_id: user.id,
+                role,
+                organization_id: user.organization_id,
+            })
+            .collect();
+        diesel::insert_into(user_roles::table)
+            .values(&rows)
+            .execute(conn)
+            .await?;
+        Ok(user)
+    }
+
+    /// The user with `id`, if the transaction's identity may see it.
+    pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Up to `limit` users matching `filter`, ordered by id.
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        filter: &UserFilter,
+        limit: i64,
+    ) -> QueryResult<Vec<User>> {
+        let mut query = users::table.select(User::as_select()).into_boxed();
+        if let Some(org) = filter.organization_id {
+            query = query.filter(users::organization_id.eq(org));
+        }
+        if let Some(dept) = filter.department_id {
+            query = query.filter(users::department_id.eq(dept).or(users::team_id.eq(dept)));
+        }
+        if !filter.include_inactive {
+            query = query.filter(users::is_active.eq(true));
+        }
+        if let Some(role) = filter.role {
+            let holders = user_roles::table
+                .filter(user_roles::role.eq(role))
+                .select(user_roles::user_id);
+            query = query.filter(users::id.eq_any(holders));
+        }
+        if let Some(after) = filter.after {
+            query = query.filter(users::id.gt(after));
+        }
+        query.order(users::id.asc()).limit(limit).load(conn).await
+    }
+
+    /// Roles held by each of `ids`, as (user id, role name).
+    pub async fn roles_of(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+    ) -> QueryResult<Vec<(Uuid, String)>> {
+        user_roles::table
+            .filter(user_roles::user_id.eq_any(ids))
+            .select((user_roles::user_id, user_roles::role))
+            .order((user_roles::user_id, user_roles::role))
+            .load(conn)
+            .await
+    }
+
+    /// Deactivates the user; returns whether a row changed.
+    pub async fn deactivate(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
+        diesel::update(users::table.find(id).filter(users::is_active.eq(true)))
+            .set((
+                users::is_active.eq(false),
+                users::deactivated_at.eq(diesel::dsl::now),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await
+            .map(|n| n > 0)
+    }
+
+    /// Grants `role` (no-op when held).
+    pub async fn grant(conn: &mut AsyncPgConnection, user: &User, role: &str) -> QueryResult<()> {
+        diesel::insert_into(user_roles::table)
+            .values(NewUserRole {
+                user_id: user.id,
+                role,
+                organization_id: user.organization_id,
+            })
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+
+    /// Revokes `role`; returns whether it was held.
+    pub async fn revoke(conn: &mut AsyncPgConnection, id: Uuid, role: &str) -> QueryResult<bool> {
+        diesel::delete(
+            user_roles::table
+                .filter(user_roles::user_id.eq(id))
+                .filter(user_roles::role.eq(role)),
+        )
+        .execute(conn)
+        .await
+        .map(|n| n > 0)
+    }
 }

@@ -1,0 +1,3 @@
+//! Pure rules: no I/O, unit-tested beside the code.
+
+pub mod access;
