@@ -55,6 +55,7 @@ pub async fn serve(
 
     let max = limits.max_message_bytes;
     let keys = state.keys.clone();
+    let auth = AuthLayer::new(keys, state.pool.clone());
     let identity =
         IdentityServiceServer::new(IdentityApi::new(state.clone())).max_decoding_message_size(max);
     let events =
@@ -80,7 +81,7 @@ pub async fn serve(
     let grace = limits.shutdown_grace();
     let server = Server::builder()
         .timeout(limits.request_timeout())
-        .layer(AuthLayer::new(keys))
+        .layer(auth)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

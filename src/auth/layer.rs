@@ -18,19 +18,23 @@ use super::context::{AuthContext, Principal};
 use super::jwt::{Claims, TokenKeys};
 use super::policy::{Access, policy_for};
 use super::role::Role;
+use crate::db::{self, PgPool};
 
 /// Metadata key a caller uses to act under another of its roles.
 pub const ROLE_HEADER: &str = "x-stride-role";
 
-/// Builds [`AuthService`]s sharing one set of keys.
-#[derive(Clone, Debug)]
+/// Builds [`AuthService`]s sharing one set of keys and the pool used to
+/// check that a token is still good (user active, token not revoked, role
+/// still held).
+#[derive(Clone)]
 pub struct AuthLayer {
     keys: Arc<TokenKeys>,
+    pool: PgPool,
 }
 
 impl AuthLayer {
-    pub fn new(keys: Arc<TokenKeys>) -> Self {
-        Self { keys }
+    pub fn new(keys: Arc<TokenKeys>, pool: PgPool) -> Self {
+        Self { keys, pool }
     }
 }
 
@@ -41,15 +45,17 @@ impl<S> Layer<S> for AuthLayer {
         AuthService {
             inner,
             keys: self.keys.clone(),
+            pool: self.pool.clone(),
         }
     }
 }
 
 /// See the module docs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AuthService<S> {
     inner: S,
     keys: Arc<TokenKeys>,
+    pool: PgPool,
 }
 
 impl<S, B> Service<http::Request<B>> for AuthService<S>
@@ -67,17 +73,23 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        match authorize(&self.keys, req.uri().path(), req.headers()) {
-            Ok(Some(ctx)) => {
-                req.extensions_mut().insert(ctx);
-            }
-            Ok(None) => {}
-            Err(status) => return Box::pin(async move { Ok(status.into_http()) }),
-        }
         // The clone that was polled ready is the one that must be called.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(inner.call(req))
+        match authorize(&self.keys, req.uri().path(), req.headers()) {
+            Ok(Some(ctx)) => {
+                let pool = self.pool.clone();
+                Box::pin(async move {
+                    if let Err(status) = still_valid(&pool, &ctx).await {
+                        return Ok(status.into_http());
+                    }
+                    req.extensions_mut().insert(ctx);
+                    inner.call(req).await
+                })
+            }
+            Ok(None) => Box::pin(inner.call(req)),
+            Err(status) => Box::pin(async move { Ok(status.into_http()) }),
+        }
     }
 }
 
@@ -106,6 +118,58 @@ pub fn authorize(
         return Err(Status::permission_denied(denial_message(&principal, path)));
     }
     Ok(Some(AuthContext { principal, claims }))
+}
+
+/// What a signature cannot tell: is the user still active, the token not
+/// revoked (logout), the active role still held? Checked against the
+/// database on every call, so deactivation and revocation act at once.
+async fn still_valid(pool: &PgPool, ctx: &AuthContext) -> Result<(), Status> {
+    let unavailable =
+        |_| Status::unavailable("cannot check the token: database unavailable; retry");
+    let mut conn = pool.get().await.map_err(unavailable)?;
+    let failed = |err: diesel::result::Error| {
+        tracing::warn!(error = %err, "token status lookup failed");
+        Status::unavailable("cannot check the token: database unavailable; retry")
+    };
+    match &ctx.principal {
+        Principal::Service { .. } => {
+            if db::auth::is_revoked(&mut conn, ctx.claims.jti)
+                .await
+                .map_err(failed)?
+            {
+                return Err(Status::unauthenticated("token revoked"));
+            }
+            Ok(())
+        }
+        Principal::User {
+            user_id,
+            org_id,
+            role,
+            ..
+        } => {
+            let status = db::auth::token_status(&mut conn, *user_id, ctx.claims.jti)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| Status::unauthenticated("the token's user does not exist"))?;
+            if !status.is_active {
+                return Err(Status::unauthenticated("the user is deactivated"));
+            }
+            if status.revoked {
+                return Err(Status::unauthenticated("token revoked"));
+            }
+            if status.organization_id != *org_id {
+                return Err(Status::unauthenticated(
+                    "the token's organization does not match the user's",
+                ));
+            }
+            if !status.roles.iter().any(|r| r == role.as_str()) {
+                return Err(Status::permission_denied(format!(
+                    "the role {role} is no longer held"
+                )));
+            }
+            Ok(())
+        }
+    }
 }
 
 fn bearer_token(headers: &HeaderMap) -> Result<&str, Status> {

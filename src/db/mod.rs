@@ -5,6 +5,7 @@
 #[rustfmt::skip]
 pub mod schema;
 
+pub mod auth;
 pub mod models;
 pub mod tenant;
 

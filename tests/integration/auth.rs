@@ -11,7 +11,7 @@ use crate::harness::{TestServer, authed};
 #[tokio::test(flavor = "multi_thread")]
 async fn who_am_i_returns_the_verified_claims() {
     let server = TestServer::start().await;
-    let (user, org) = (Uuid::new_v4(), Uuid::new_v4());
+    let (user, org) = server.person(None, &[Role::Trainer]).await;
     let token = server.user_token(user, org, Role::Trainer);
     let mut client = IdentityServiceClient::new(server.channel());
     let reply = client
@@ -66,7 +66,8 @@ async fn missing_or_forged_tokens_are_unauthenticated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_role_not_held_cannot_be_chosen() {
     let server = TestServer::start().await;
-    let token = server.user_token(Uuid::new_v4(), Uuid::new_v4(), Role::Learner);
+    let (user, org) = server.person(None, &[Role::Learner]).await;
+    let token = server.user_token(user, org, Role::Learner);
     let mut client = IdentityServiceClient::new(server.channel());
     let mut request = authed(WhoAmIRequest::default(), &token);
     request
@@ -83,7 +84,8 @@ async fn policy_is_checked_before_unimplemented_handlers() {
     let mut client = IdentityServiceClient::new(server.channel());
 
     // A learner may not change organizations: denied by the policy table.
-    let learner = server.user_token(Uuid::new_v4(), Uuid::new_v4(), Role::Learner);
+    let (user, org) = server.person(None, &[Role::Learner]).await;
+    let learner = server.user_token(user, org, Role::Learner);
     let err = client
         .update_organization(authed(UpdateOrganizationRequest::default(), &learner))
         .await
@@ -91,7 +93,8 @@ async fn policy_is_checked_before_unimplemented_handlers() {
     assert_eq!(err.code(), Code::PermissionDenied);
 
     // A platform admin passes the policy and reaches the (not yet written) handler.
-    let admin = server.user_token(Uuid::new_v4(), Uuid::new_v4(), Role::PlatformAdmin);
+    let (user, org) = server.person(None, &[Role::PlatformAdmin]).await;
+    let admin = server.user_token(user, org, Role::PlatformAdmin);
     let err = client
         .update_organization(authed(UpdateOrganizationRequest::default(), &admin))
         .await

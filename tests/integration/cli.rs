@@ -66,6 +66,19 @@ async fn serve_runs_embedded_postgres_accepts_cli_tokens_and_stops_cleanly() {
     }
     assert!(serving, "stride serve did not become SERVING within 60 s");
 
+    // `stride demo` attaches to the running cluster (as in the README).
+    let out = Command::new(BIN)
+        .args(["demo", "--learners", "20", "--data-dir"])
+        .arg(&data_dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("stride demo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A token from the CLI, signed with the secret kept in the data folder.
     let user = "5d1a4a5e-0000-4000-8000-000000000002";
     let org = "5d1a4a5e-0000-4000-8000-000000000001";

@@ -200,6 +200,67 @@ impl TestServer {
             .connect_lazy()
     }
 
+    /// Creates a person holding `roles` in `org` (a new organization when
+    /// `None`), as the owner; returns (user id, organization id).
+    pub async fn person(&self, org: Option<Uuid>, roles: &[Role]) -> (Uuid, Uuid) {
+        use stride::db::models::organization::NewOrganization;
+        use stride::db::models::user::{NewUser, NewUserRole};
+        use stride::db::schema::{organizations, user_roles, users};
+        let mut conn = AsyncPgConnection::establish(&self.db_url)
+            .await
+            .expect("owner connection");
+        let org_id = match org {
+            Some(id) => id,
+            None => {
+                let id = Uuid::new_v4();
+                diesel::insert_into(organizations::table)
+                    .values(NewOrganization {
+                        id,
+                        name: "Test Org",
+                        domain: None,
+                        time_zone: "UTC",
+                        settings: None,
+                    })
+                    .execute(&mut conn)
+                    .await
+                    .expect("insert org");
+                id
+            }
+        };
+        let user_id = Uuid::new_v4();
+        let email = format!("{user_id}@test.example");
+        diesel::insert_into(users::table)
+            .values(NewUser {
+                id: user_id,
+                organization_id: org_id,
+                email: &email,
+                full_name: "Test Person",
+                time_zone: "UTC",
+                department_id: None,
+                team_id: None,
+                job_role: None,
+                password_hash: None,
+                avatar_url: None,
+            })
+            .execute(&mut conn)
+            .await
+            .expect("insert user");
+        let rows: Vec<_> = roles
+            .iter()
+            .map(|r| NewUserRole {
+                user_id,
+                role: r.as_str(),
+                organization_id: org_id,
+            })
+            .collect();
+        diesel::insert_into(user_roles::table)
+            .values(&rows)
+            .execute(&mut conn)
+            .await
+            .expect("insert roles");
+        (user_id, org_id)
+    }
+
     /// A bearer token for a user of `org` acting as `role`.
     pub fn user_token(&self, user_id: Uuid, org_id: Uuid, role: Role) -> String {
         self.keys

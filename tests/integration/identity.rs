@@ -5,7 +5,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use stride::auth::Role;
-use stride::demo::plan::{DEMO_ADMIN, DEMO_ORG, OTHER_ORG};
+use stride::demo::plan::{DEMO_ADMIN, DEMO_ORG, DEMO_PLATFORM_ADMIN, OTHER_ORG};
 use stride::proto::common::v1::{LeaderboardPrivacy, PageRequest, Role as PbRole};
 use stride::proto::identity::v1::identity_service_client::IdentityServiceClient;
 use stride::proto::identity::v1::*;
@@ -398,7 +398,7 @@ async fn org_admins_manage_users_of_their_org_without_escalating() {
 #[tokio::test(flavor = "multi_thread")]
 async fn platform_admins_create_organizations_with_validation() {
     let server = demo_server().await;
-    let token = server.user_token(DEMO_ADMIN, DEMO_ORG, Role::PlatformAdmin);
+    let token = server.user_token(DEMO_PLATFORM_ADMIN, DEMO_ORG, Role::PlatformAdmin);
     let mut identity = client(&server);
     let id = Uuid::new_v4();
     let created = identity

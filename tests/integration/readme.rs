@@ -6,7 +6,6 @@
 use std::process::{Command, Output};
 
 use stride::auth::Role;
-use uuid::Uuid;
 
 use crate::harness::TestServer;
 
@@ -85,7 +84,7 @@ async fn grpcurl_walkthrough_works_as_documented() {
     );
 
     // WhoAmI with a token, then without.
-    let (user, org) = (Uuid::new_v4(), Uuid::new_v4());
+    let (user, org) = server.person(None, &[Role::OrgAdmin]).await;
     let token = server.user_token(user, org, Role::OrgAdmin);
     let out = grpcurl(vec![
         "-plaintext".into(),
