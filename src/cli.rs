@@ -164,7 +164,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}; is the port in use?", args.listen))?;
     tracing::info!(listen.addr = %listener.local_addr()?, "stride serving");
-    let state = server::state(pool, keys);
+    let mut state = server::state(pool, keys);
+    state.tokens = crate::api::TokenLifetimes {
+        access: Duration::from_secs(args.jwt.access_token_ttl_s),
+        refresh: Duration::from_secs(args.jwt.refresh_token_ttl_s),
+    };
     let result = server::serve(listener, state, &args.limits, server::shutdown_signal()).await;
     if let Some(pg) = pg.as_mut() {
         pg.stop();

@@ -87,6 +87,14 @@ pub struct JwtArgs {
     /// `aud` claim written into and required from tokens.
     #[arg(long, env = "STRIDE_JWT_AUDIENCE", default_value = "stride")]
     pub jwt_audience: String,
+
+    /// Lifetime of access tokens issued by Login/RefreshToken, in seconds.
+    #[arg(long, env = "STRIDE_ACCESS_TOKEN_TTL_S", default_value_t = 900)]
+    pub access_token_ttl_s: u64,
+
+    /// Lifetime of refresh tokens, in seconds (default 30 days).
+    #[arg(long, env = "STRIDE_REFRESH_TOKEN_TTL_S", default_value_t = 2_592_000)]
+    pub refresh_token_ttl_s: u64,
 }
 
 impl fmt::Debug for JwtArgs {
@@ -98,6 +106,8 @@ impl fmt::Debug for JwtArgs {
             )
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
+            .field("access_token_ttl_s", &self.access_token_ttl_s)
+            .field("refresh_token_ttl_s", &self.refresh_token_ttl_s)
             .finish()
     }
 }

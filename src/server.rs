@@ -161,5 +161,6 @@ pub fn state(pool: db::PgPool, keys: crate::auth::TokenKeys) -> AppState {
     AppState {
         pool,
         keys: Arc::new(keys),
+        tokens: Default::default(),
     }
 }

@@ -31,6 +31,23 @@ pub use identity::IdentityApi;
 pub struct AppState {
     pub pool: PgPool,
     pub keys: Arc<TokenKeys>,
+    pub tokens: TokenLifetimes,
+}
+
+/// How long issued tokens live.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenLifetimes {
+    pub access: std::time::Duration,
+    pub refresh: std::time::Duration,
+}
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        Self {
+            access: std::time::Duration::from_secs(15 * 60),
+            refresh: std::time::Duration::from_secs(30 * 24 * 3600),
+        }
+    }
 }
 
 impl AppState {

@@ -13,3 +13,4 @@ mod readme;
 mod reflection;
 mod rls;
 mod schema;
+mod sessions;

@@ -2,5 +2,6 @@
 
 mod mapping;
 mod service;
+mod sessions;
 
 pub use service::IdentityApi;

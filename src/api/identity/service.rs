@@ -5,7 +5,7 @@
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::mapping;
+use super::{mapping, sessions};
 use crate::api::{ApiError, AppState, caller, enforce, paging, uuid_or};
 use crate::auth::{Principal, Role};
 use crate::db::models::organization::{NewOrganization, Organization};
@@ -49,6 +49,44 @@ fn is_platform_admin(principal: &Principal) -> bool {
 
 #[tonic::async_trait]
 impl IdentityService for IdentityApi {
+    async fn login(
+        &self,
+        request: Request<pb::LoginRequest>,
+    ) -> Result<Response<pb::LoginResponse>, Status> {
+        Ok(Response::new(
+            sessions::login(&self.state, request.into_inner()).await?,
+        ))
+    }
+
+    async fn refresh_token(
+        &self,
+        request: Request<pb::RefreshTokenRequest>,
+    ) -> Result<Response<pb::RefreshTokenResponse>, Status> {
+        Ok(Response::new(
+            sessions::refresh(&self.state, request.into_inner()).await?,
+        ))
+    }
+
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::LogoutResponse>, Status> {
+        let ctx = caller(&request)?;
+        let reply = sessions::logout(&self.state, ctx, request.get_ref().clone()).await?;
+        Ok(Response::new(reply))
+    }
+
+    async fn issue_service_token(
+        &self,
+        request: Request<pb::IssueServiceTokenRequest>,
+    ) -> Result<Response<pb::IssueServiceTokenResponse>, Status> {
+        caller(&request)?;
+        Ok(Response::new(sessions::issue_service_token(
+            &self.state,
+            request.get_ref(),
+        )?))
+    }
+
     async fn who_am_i(
         &self,
         request: Request<pb::WhoAmIRequest>,
