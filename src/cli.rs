@@ -130,15 +130,19 @@ async fn database(
     Ok((pg.url(crate::embedded_pg::DATABASE), Some(pg)))
 }
 
-/// The token keys: the configured secret, or in embedded mode the one kept
-/// in the data folder (created on first use).
+/// The token keys: RS256/EdDSA key files when public keys are configured,
+/// else the HS256 secret (configured, or in embedded mode the one kept in
+/// the data folder, created on first use).
 fn token_keys(jwt: &JwtArgs, db: &DatabaseArgs) -> Result<TokenKeys> {
+    if !jwt.jwt_public_keys.is_empty() {
+        return asymmetric_keys(jwt);
+    }
     let secret = match (&jwt.jwt_secret, &db.database_url) {
         (Some(secret), _) => secret.clone(),
         (None, None) => read_or_create_secret(&db.resolved_data_dir().join("jwt_secret"))?,
         (None, Some(_)) => bail!(
-            "set STRIDE_JWT_SECRET when DATABASE_URL is set: every replica and `stride token` \
-             must share the signing secret"
+            "set STRIDE_JWT_SECRET (or STRIDE_JWT_PUBLIC_KEYS with a private key) when \
+             DATABASE_URL is set: every replica and `stride token` must share the keys"
         ),
     };
     if secret.len() < 32 {
@@ -149,6 +153,33 @@ fn token_keys(jwt: &JwtArgs, db: &DatabaseArgs) -> Result<TokenKeys> {
         &jwt.jwt_issuer,
         &jwt.jwt_audience,
     ))
+}
+
+fn asymmetric_keys(jwt: &JwtArgs) -> Result<TokenKeys> {
+    let mut public = Vec::new();
+    for entry in &jwt.jwt_public_keys {
+        let (kid, path) = entry
+            .split_once('=')
+            .with_context(|| format!("STRIDE_JWT_PUBLIC_KEYS entry {entry:?} is not kid=path"))?;
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read public key {path} (kid {kid})"))?;
+        public.push((kid.to_string(), pem));
+    }
+    let private = match (&jwt.jwt_private_key_file, &jwt.jwt_key_id) {
+        (Some(path), Some(kid)) => Some((
+            kid.as_str(),
+            std::fs::read(path)
+                .with_context(|| format!("cannot read private key {}", path.display()))?,
+        )),
+        (Some(_), None) => bail!("STRIDE_JWT_KEY_ID must name the private key's kid"),
+        (None, _) => None,
+    };
+    Ok(TokenKeys::asymmetric(
+        private.as_ref().map(|(kid, pem)| (*kid, pem.as_slice())),
+        &public,
+        &jwt.jwt_issuer,
+        &jwt.jwt_audience,
+    )?)
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {

@@ -80,6 +80,20 @@ pub struct JwtArgs {
     #[arg(long, env = "STRIDE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
+    /// Production keys: PEM private key (RSA -> RS256, Ed25519 -> EdDSA) that
+    /// signs tokens. Replaces the HS256 secret when public keys are given.
+    #[arg(long, env = "STRIDE_JWT_PRIVATE_KEY_FILE")]
+    pub jwt_private_key_file: Option<PathBuf>,
+
+    /// `kid` of the signing key; must be among the public keys.
+    #[arg(long, env = "STRIDE_JWT_KEY_ID")]
+    pub jwt_key_id: Option<String>,
+
+    /// Verification keys, `kid=path.pem` separated by commas; list old and
+    /// new keys during a rotation.
+    #[arg(long, env = "STRIDE_JWT_PUBLIC_KEYS", value_delimiter = ',')]
+    pub jwt_public_keys: Vec<String>,
+
     /// `iss` claim written into and required from tokens.
     #[arg(long, env = "STRIDE_JWT_ISSUER", default_value = "stride")]
     pub jwt_issuer: String,
@@ -104,6 +118,9 @@ impl fmt::Debug for JwtArgs {
                 "jwt_secret",
                 &self.jwt_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field("jwt_private_key_file", &self.jwt_private_key_file)
+            .field("jwt_key_id", &self.jwt_key_id)
+            .field("jwt_public_keys", &self.jwt_public_keys)
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
             .field("access_token_ttl_s", &self.access_token_ttl_s)

@@ -4,7 +4,7 @@
 //! algorithm (so `alg: none` and algorithm confusion are refused), and
 //! requires exp, nbf, iat, iss, aud, sub and jti.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -67,14 +67,46 @@ pub enum TokenError {
     Rejected,
     #[error("token is malformed or lacks a required claim")]
     Malformed,
+    #[error("this replica has no signing key (verify-only)")]
+    CannotSign,
+}
+
+/// Why keys could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key {0}: not an RSA or Ed25519 PEM key")]
+    UnsupportedKey(String),
+    #[error("two verification keys share the kid {0:?}")]
+    DuplicateKid(String),
+    #[error("the signing key's kid {0:?} is not among the verification keys")]
+    SigningKidUnknown(String),
+}
+
+/// Key used to sign new tokens.
+#[derive(Clone)]
+struct Signer {
+    alg: Algorithm,
+    key: EncodingKey,
+    kid: Option<String>,
+}
+
+/// A key that verifies tokens, pinned to one algorithm (no confusion).
+#[derive(Clone)]
+struct Verifier {
+    key: DecodingKey,
+    validation: Validation,
 }
 
 /// Signing and verification keys with the expected issuer and audience.
+///
+/// Development: one HS256 secret (no `kid`). Production: an RSA or Ed25519
+/// private key signs with its `kid`, and every listed public key verifies
+/// tokens naming its `kid`, so keys rotate by adding the new public key
+/// first, then switching the private key, then retiring the old public key.
 #[derive(Clone)]
 pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    signer: Option<Signer>,
+    verifiers: HashMap<Option<String>, Verifier>,
     issuer: String,
     audience: String,
 }
@@ -84,30 +116,96 @@ impl std::fmt::Debug for TokenKeys {
         f.debug_struct("TokenKeys")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("kids", &self.verifiers.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
+}
+
+fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+    validation.validate_nbf = true;
+    validation.leeway = 30;
+    validation
 }
 
 impl TokenKeys {
     /// HS256 keys from a shared secret.
     pub fn hs256(secret: &[u8], issuer: &str, audience: &str) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = 30;
+        let verifier = Verifier {
+            key: DecodingKey::from_secret(secret),
+            validation: validation(Algorithm::HS256, issuer, audience),
+        };
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
+            signer: Some(Signer {
+                alg: Algorithm::HS256,
+                key: EncodingKey::from_secret(secret),
+                kid: None,
+            }),
+            verifiers: HashMap::from([(None, verifier)]),
             issuer: issuer.to_string(),
             audience: audience.to_string(),
         }
     }
 
+    /// RS256/EdDSA keys: `signing` is (kid, private PEM) — `None` for a
+    /// verify-only replica; `public` lists (kid, public PEM).
+    pub fn asymmetric(
+        signing: Option<(&str, &[u8])>,
+        public: &[(String, Vec<u8>)],
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Self, KeyError> {
+        let mut verifiers = HashMap::new();
+        for (kid, pem) in public {
+            let (key, alg) = if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+                (key, Algorithm::EdDSA)
+            } else if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+                (key, Algorithm::RS256)
+            } else {
+                return Err(KeyError::UnsupportedKey(kid.clone()));
+            };
+            let verifier = Verifier {
+                key,
+                validation: validation(alg, issuer, audience),
+            };
+            if verifiers.insert(Some(kid.clone()), verifier).is_some() {
+                return Err(KeyError::DuplicateKid(kid.clone()));
+            }
+        }
+        let signer = match signing {
+            None => None,
+            Some((kid, pem)) => {
+                if !verifiers.contains_key(&Some(kid.to_string())) {
+                    return Err(KeyError::SigningKidUnknown(kid.to_string()));
+                }
+                let (key, alg) = if let Ok(key) = EncodingKey::from_ed_pem(pem) {
+                    (key, Algorithm::EdDSA)
+                } else if let Ok(key) = EncodingKey::from_rsa_pem(pem) {
+                    (key, Algorithm::RS256)
+                } else {
+                    return Err(KeyError::UnsupportedKey(kid.to_string()));
+                };
+                Some(Signer {
+                    alg,
+                    key,
+                    kid: Some(kid.to_string()),
+                })
+            }
+        };
+        Ok(Self {
+            signer,
+            verifiers,
+            issuer: issuer.to_string(),
+            audience: audience.to_string(),
+        })
+    }
+
     /// Signs a token for `subject`, valid for `ttl` from now.
     pub fn issue(&self, subject: &Subject, ttl: Duration) -> Result<(String, Claims), TokenError> {
+        let signer = self.signer.as_ref().ok_or(TokenError::CannotSign)?;
         let now = chrono::Utc::now().timestamp();
         let ttl = i64::try_from(ttl.as_secs()).map_err(|_| TokenError::Malformed)?;
         let (sub, org_id, roles, role, scope) = match subject {
@@ -154,15 +252,23 @@ impl TokenKeys {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let mut header = Header::new(signer.alg);
+        header.kid = signer.kid.clone();
+        let token = jsonwebtoken::encode(&header, &claims, &signer.key)
             .map_err(|_| TokenError::Malformed)?;
         Ok((token, claims))
     }
 
-    /// Verifies signature, algorithm, time window, issuer and audience.
+    /// Verifies signature, algorithm (pinned per key), time window, issuer
+    /// and audience.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         use jsonwebtoken::errors::ErrorKind;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let verifier = self.verifiers.get(&header.kid).ok_or(TokenError::Rejected)?;
+        if !verifier.validation.algorithms.contains(&header.alg) {
+            return Err(TokenError::Rejected);
+        }
+        jsonwebtoken::decode::<Claims>(token, &verifier.key, &verifier.validation)
             .map(|data| data.claims)
             .map_err(|err| match err.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -243,8 +349,12 @@ mod tests {
         let keys = keys();
         let (_, mut claims) = keys.issue(&learner(), Duration::from_secs(60)).unwrap();
         claims.exp = chrono::Utc::now().timestamp() - 3_600;
-        let token =
-            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"test-secret-test-secret-test-secret"),
+        )
+        .unwrap();
         assert_eq!(keys.verify(&token), Err(TokenError::Expired));
     }
 
@@ -256,6 +366,66 @@ mod tests {
         let payload = token.split('.').nth(1).unwrap();
         let forged = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
         assert!(keys.verify(&forged).is_err());
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/tests/fixtures/jwt/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn rotated_keys(signing: &str) -> TokenKeys {
+        let public = vec![
+            ("2026a".to_string(), fixture("ed25519-2026a.pub.pem")),
+            ("2026b".to_string(), fixture("rsa-2026b.pub.pem")),
+        ];
+        let pem = fixture(match signing {
+            "2026a" => "ed25519-2026a.pem",
+            _ => "rsa-2026b.pem",
+        });
+        TokenKeys::asymmetric(Some((signing, &pem)), &public, "stride", "stride").unwrap()
+    }
+
+    #[test]
+    fn eddsa_and_rs256_tokens_verify_across_a_rotation() {
+        let old = rotated_keys("2026a");
+        let new = rotated_keys("2026b");
+        let (by_old, _) = old.issue(&learner(), Duration::from_secs(60)).unwrap();
+        let (by_new, _) = new.issue(&learner(), Duration::from_secs(60)).unwrap();
+        assert_eq!(jsonwebtoken::decode_header(&by_old).unwrap().alg, Algorithm::EdDSA);
+        assert_eq!(jsonwebtoken::decode_header(&by_new).unwrap().alg, Algorithm::RS256);
+        // Both replicas accept both tokens while both public keys are listed.
+        assert!(new.verify(&by_old).is_ok());
+        assert!(old.verify(&by_new).is_ok());
+        // Retiring the old public key retires its tokens.
+        let retired = TokenKeys::asymmetric(
+            None,
+            &[("2026b".to_string(), fixture("rsa-2026b.pub.pem"))],
+            "stride",
+            "stride",
+        )
+        .unwrap();
+        assert_eq!(retired.verify(&by_old), Err(TokenError::Rejected));
+        assert!(retired.verify(&by_new).is_ok());
+        assert_eq!(retired.issue(&learner(), Duration::from_secs(60)).unwrap_err(), TokenError::CannotSign);
+    }
+
+    #[test]
+    fn hmac_signed_with_the_public_key_is_rejected() {
+        // Algorithm confusion: HS256 keyed with the RSA public key, naming its kid.
+        let keys = rotated_keys("2026b");
+        let (_, claims) = keys.issue(&learner(), Duration::from_secs(60)).unwrap();
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("2026b".into());
+        let forged = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_secret(&fixture("rsa-2026b.pub.pem")),
+        )
+        .unwrap();
+        assert_eq!(keys.verify(&forged), Err(TokenError::Rejected));
+        // And an HS256 token without kid finds no key in asymmetric mode.
+        let hs = TokenKeys::hs256(b"test-secret-test-secret-test-secret", "stride", "stride");
+        let (plain, _) = hs.issue(&learner(), Duration::from_secs(60)).unwrap();
+        assert_eq!(keys.verify(&plain), Err(TokenError::Rejected));
     }
 
     #[test]
