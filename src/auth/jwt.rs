@@ -264,7 +264,10 @@ impl TokenKeys {
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         use jsonwebtoken::errors::ErrorKind;
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        let verifier = self.verifiers.get(&header.kid).ok_or(TokenError::Rejected)?;
+        let verifier = self
+            .verifiers
+            .get(&header.kid)
+            .ok_or(TokenError::Rejected)?;
         if !verifier.validation.algorithms.contains(&header.alg) {
             return Err(TokenError::Rejected);
         }
@@ -369,7 +372,11 @@ mod tests {
     }
 
     fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/tests/fixtures/jwt/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        std::fs::read(format!(
+            "{}/tests/fixtures/jwt/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
     }
 
     fn rotated_keys(signing: &str) -> TokenKeys {
@@ -390,8 +397,14 @@ mod tests {
         let new = rotated_keys("2026b");
         let (by_old, _) = old.issue(&learner(), Duration::from_secs(60)).unwrap();
         let (by_new, _) = new.issue(&learner(), Duration::from_secs(60)).unwrap();
-        assert_eq!(jsonwebtoken::decode_header(&by_old).unwrap().alg, Algorithm::EdDSA);
-        assert_eq!(jsonwebtoken::decode_header(&by_new).unwrap().alg, Algorithm::RS256);
+        assert_eq!(
+            jsonwebtoken::decode_header(&by_old).unwrap().alg,
+            Algorithm::EdDSA
+        );
+        assert_eq!(
+            jsonwebtoken::decode_header(&by_new).unwrap().alg,
+            Algorithm::RS256
+        );
         // Both replicas accept both tokens while both public keys are listed.
         assert!(new.verify(&by_old).is_ok());
         assert!(old.verify(&by_new).is_ok());
@@ -405,7 +418,12 @@ mod tests {
         .unwrap();
         assert_eq!(retired.verify(&by_old), Err(TokenError::Rejected));
         assert!(retired.verify(&by_new).is_ok());
-        assert_eq!(retired.issue(&learner(), Duration::from_secs(60)).unwrap_err(), TokenError::CannotSign);
+        assert_eq!(
+            retired
+                .issue(&learner(), Duration::from_secs(60))
+                .unwrap_err(),
+            TokenError::CannotSign
+        );
     }
 
     #[test]

@@ -125,3 +125,205 @@ async fn service_tokens_reach_only_their_scopes() {
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 }
+
+/// Claims for a real user of the test database, valid now.
+async fn valid_claims(server: &TestServer) -> stride::auth::Claims {
+    let (user, org) = server.person(None, &[Role::Learner]).await;
+    let token = server.user_token(user, org, Role::Learner);
+    server.keys.verify(&token).expect("valid token")
+}
+
+fn sign(claims: &stride::auth::Claims, alg: jsonwebtoken::Algorithm, secret: &[u8]) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(alg),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_early_foreign_and_unsigned_tokens_are_rejected_over_the_wire() {
+    use crate::harness::TEST_SECRET;
+    use jsonwebtoken::Algorithm;
+    let server = TestServer::start().await;
+    let claims = valid_claims(&server).await;
+    let now = chrono::Utc::now().timestamp();
+    let mut client = IdentityServiceClient::new(server.channel());
+
+    let good = sign(&claims, Algorithm::HS256, TEST_SECRET);
+    client
+        .who_am_i(authed(WhoAmIRequest::default(), &good))
+        .await
+        .expect("the untampered token works");
+
+    let mut expired = claims.clone();
+    expired.exp = now - 3_600;
+    let mut early = claims.clone();
+    early.nbf = now + 3_600;
+    let mut audience = claims.clone();
+    audience.aud = "another-service".into();
+    let mut issuer = claims.clone();
+    issuer.iss = "someone-else".into();
+    let cases = [
+        (
+            "expired",
+            sign(&expired, Algorithm::HS256, TEST_SECRET),
+            "expired",
+        ),
+        (
+            "not yet valid",
+            sign(&early, Algorithm::HS256, TEST_SECRET),
+            "not valid yet",
+        ),
+        (
+            "wrong audience",
+            sign(&audience, Algorithm::HS256, TEST_SECRET),
+            "not accepted",
+        ),
+        (
+            "wrong issuer",
+            sign(&issuer, Algorithm::HS256, TEST_SECRET),
+            "not accepted",
+        ),
+        (
+            "other algorithm",
+            sign(&claims, Algorithm::HS512, TEST_SECRET),
+            "not accepted",
+        ),
+        (
+            "alg none",
+            format!(
+                "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
+                good.split('.').nth(1).unwrap()
+            ),
+            "",
+        ),
+    ];
+    for (name, token, says) in cases {
+        let err = client
+            .who_am_i(authed(WhoAmIRequest::default(), &token))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{name}");
+        assert!(err.message().contains(says), "{name}: {}", err.message());
+    }
+}
+
+fn denied<T>(reply: Result<tonic::Response<T>, tonic::Status>, what: &str) {
+    match reply {
+        Ok(_) => panic!("{what} must be denied, it succeeded"),
+        Err(status) => assert_eq!(
+            status.code(),
+            Code::PermissionDenied,
+            "{what} must be denied"
+        ),
+    }
+}
+
+fn allowed<T>(reply: Result<tonic::Response<T>, tonic::Status>, what: &str) {
+    if let Err(status) = reply {
+        assert_ne!(
+            status.code(),
+            Code::PermissionDenied,
+            "{what} must pass the policy: {status:?}"
+        );
+        assert_ne!(
+            status.code(),
+            Code::Unauthenticated,
+            "{what} must pass the policy: {status:?}"
+        );
+    }
+}
+
+/// For each role, per service: one call the policy lets through (it may
+/// still answer UNIMPLEMENTED or NOT_FOUND, but never PERMISSION_DENIED) and
+/// one it refuses.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_role_has_an_allowed_and_a_denied_call_per_service() {
+    use stride::proto::analytics::v1::analytics_service_client::AnalyticsServiceClient;
+    use stride::proto::analytics::v1::{GetLearningCultureRequest, GetLearningVelocityRequest};
+    use stride::proto::events::v1::event_service_client::EventServiceClient;
+    use stride::proto::events::v1::{PublishEventRequest, UpsertCoursesRequest};
+    use stride::proto::gamification::v1::gamification_service_client::GamificationServiceClient;
+    use stride::proto::gamification::v1::{CreateAchievementRequest, GetProfileRequest};
+    use stride::proto::identity::v1::{GetUserRequest, IssueServiceTokenRequest};
+
+    let server = TestServer::start().await;
+    for role in Role::ALL {
+        let (user, org) = server.person(None, &[role]).await;
+        let token = server.user_token(user, org, role);
+        let mut identity = IdentityServiceClient::new(server.channel());
+        let mut events = EventServiceClient::new(server.channel());
+        let mut gamification = GamificationServiceClient::new(server.channel());
+        let mut analytics = AnalyticsServiceClient::new(server.channel());
+
+        allowed(
+            identity
+                .get_user(authed(GetUserRequest::default(), &token))
+                .await,
+            "GetUser self",
+        );
+        allowed(
+            gamification
+                .get_profile(authed(GetProfileRequest::default(), &token))
+                .await,
+            "GetProfile",
+        );
+        allowed(
+            analytics
+                .get_learning_velocity(authed(GetLearningVelocityRequest::default(), &token))
+                .await,
+            "GetLearningVelocity",
+        );
+        // People never publish events: that is for service tokens.
+        denied(
+            events
+                .publish_event(authed(PublishEventRequest::default(), &token))
+                .await,
+            "PublishEvent",
+        );
+
+        if role == Role::PlatformAdmin {
+            allowed(
+                events
+                    .upsert_courses(authed(UpsertCoursesRequest::default(), &token))
+                    .await,
+                "UpsertCourses",
+            );
+            allowed(
+                identity
+                    .issue_service_token(authed(IssueServiceTokenRequest::default(), &token))
+                    .await,
+                "IssueServiceToken",
+            );
+        } else {
+            denied(
+                events
+                    .upsert_courses(authed(UpsertCoursesRequest::default(), &token))
+                    .await,
+                "UpsertCourses",
+            );
+            denied(
+                identity
+                    .issue_service_token(authed(IssueServiceTokenRequest::default(), &token))
+                    .await,
+                "IssueServiceToken",
+            );
+        }
+        let admin = matches!(role, Role::OrgAdmin | Role::PlatformAdmin);
+        let culture = analytics
+            .get_learning_culture(authed(GetLearningCultureRequest::default(), &token))
+            .await;
+        let achievement = gamification
+            .create_achievement(authed(CreateAchievementRequest::default(), &token))
+            .await;
+        if admin {
+            allowed(culture, "GetLearningCulture");
+            allowed(achievement, "CreateAchievement");
+        } else {
+            denied(culture, "GetLearningCulture");
+            denied(achievement, "CreateAchievement");
+        }
+    }
+}

@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 const TEMPLATE: &str = "stride_template";
-const TEST_SECRET: &[u8] = b"integration-test-secret-0123456789abcdef";
+pub const TEST_SECRET: &[u8] = b"integration-test-secret-0123456789abcdef";
 /// Password of the runtime role in the test cluster (hex, as Stride makes them).
 const APP_PASSWORD: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
