@@ -554,3 +554,119 @@ async fn preferences_round_trip_with_a_field_mask() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn organizations_and_users_are_updated_through_field_masks() {
+    let server = demo_server().await;
+    let platform = server.user_token(DEMO_PLATFORM_ADMIN, DEMO_ORG, Role::PlatformAdmin);
+    let mut identity = client(&server);
+
+    let updated = identity
+        .update_organization(authed(
+            UpdateOrganizationRequest {
+                organization: Some(Organization {
+                    id: OTHER_ORG.to_string(),
+                    name: "ignored: not in the mask".into(),
+                    time_zone: "Europe/Lisbon".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["time_zone".into()],
+                }),
+            },
+            &platform,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap();
+    assert_eq!(updated.time_zone, "Europe/Lisbon");
+    assert_eq!(updated.name, "Contoso Academy");
+
+    let first = identity
+        .list_organizations(authed(
+            ListOrganizationsRequest {
+                page: Some(PageRequest {
+                    page_size: 1,
+                    page_token: String::new(),
+                }),
+            },
+            &platform,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.organizations.len(), 1);
+    let token = first.page.unwrap().next_page_token;
+    let second = identity
+        .list_organizations(authed(
+            ListOrganizationsRequest {
+                page: Some(PageRequest {
+                    page_size: 1,
+                    page_token: token,
+                }),
+            },
+            &platform,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.organizations.len(), 1);
+    assert_ne!(second.organizations[0].id, first.organizations[0].id);
+
+    // An org admin renames a learner and sets a password; the learner logs in.
+    let admin = server.user_token(DEMO_ADMIN, DEMO_ORG, Role::OrgAdmin);
+    let target = learner(&server, 3).await;
+    let renamed = identity
+        .update_user(authed(
+            UpdateUserRequest {
+                user: Some(User {
+                    id: target.to_string(),
+                    full_name: "Renamed Learner".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["full_name".into()],
+                }),
+                password: Some("a brand new passphrase".into()),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(renamed.full_name, "Renamed Learner");
+    identity
+        .login(LoginRequest {
+            email: renamed.email.clone(),
+            password: "a brand new passphrase".into(),
+            role: 0,
+        })
+        .await
+        .expect("the new password works");
+
+    let err = identity
+        .update_user(authed(
+            UpdateUserRequest {
+                user: Some(User {
+                    id: target.to_string(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["organization_id".into()],
+                }),
+                password: None,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::InvalidArgument,
+        "tenants cannot be switched by update"
+    );
+}

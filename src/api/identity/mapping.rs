@@ -9,9 +9,9 @@ use uuid::Uuid;
 use crate::api::ApiError;
 use crate::api::error::FieldViolation;
 use crate::auth::{AuthContext, Principal, Role};
-use crate::db::models::organization::Organization;
+use crate::db::models::organization::{Organization, OrganizationChanges};
 use crate::db::models::preferences::Preferences;
-use crate::db::models::user::User;
+use crate::db::models::user::{User, UserChanges};
 use crate::proto::common::v1 as common;
 use crate::proto::identity::v1 as pb;
 
@@ -229,6 +229,82 @@ pub struct NewOrg {
     pub settings: serde_json::Value,
 }
 
+fn org_name(value: &str, bad: &mut Vec<FieldViolation>) -> String {
+    let name = value.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        bad.push(FieldViolation::new("name", "must be 1-200 characters"));
+    }
+    name.to_string()
+}
+
+fn time_zone(field: &str, value: &str, bad: &mut Vec<FieldViolation>) -> String {
+    let tz = if value.is_empty() { "UTC" } else { value };
+    if tz.parse::<chrono_tz::Tz>().is_err() {
+        bad.push(FieldViolation::new(
+            field,
+            "must be an IANA time zone such as Europe/Berlin",
+        ));
+    }
+    tz.to_string()
+}
+
+fn settings(value: &str, bad: &mut Vec<FieldViolation>) -> serde_json::Value {
+    if value.is_empty() {
+        return serde_json::json!({});
+    }
+    match serde_json::from_str::<serde_json::Value>(value) {
+        Ok(v @ serde_json::Value::Object(_)) if value.len() <= 16_384 => v,
+        _ => {
+            bad.push(FieldViolation::new(
+                "settings_json",
+                "must be a JSON object of at most 16 KiB",
+            ));
+            serde_json::Value::Null
+        }
+    }
+}
+
+fn domain(value: &str, bad: &mut Vec<FieldViolation>) -> Option<String> {
+    if value.len() > 255 {
+        bad.push(FieldViolation::new(
+            "domain",
+            "must be at most 255 characters",
+        ));
+    }
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+fn done<T>(value: T, bad: Vec<FieldViolation>) -> Result<T, ApiError> {
+    if bad.is_empty() {
+        Ok(value)
+    } else {
+        Err(ApiError::InvalidArgument(bad))
+    }
+}
+
+/// The field mask's paths, checked against the fields an update may name;
+/// empty means all of them.
+fn mask_paths<'a>(
+    mask: &'a Option<prost_types::FieldMask>,
+    allowed: &[&'a str],
+) -> Result<Vec<&'a str>, ApiError> {
+    let paths: Vec<&str> = mask
+        .as_ref()
+        .map(|m| m.paths.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    if let Some(unknown) = paths.iter().find(|p| !allowed.contains(p)) {
+        return Err(ApiError::invalid(
+            "update_mask",
+            format!("unknown field {unknown:?}"),
+        ));
+    }
+    Ok(if paths.is_empty() {
+        allowed.to_vec()
+    } else {
+        paths
+    })
+}
+
 pub fn new_org(req: &pb::CreateOrganizationRequest) -> Result<NewOrg, ApiError> {
     let mut bad = Vec::new();
     let id = if req.id.is_empty() {
@@ -239,51 +315,135 @@ pub fn new_org(req: &pb::CreateOrganizationRequest) -> Result<NewOrg, ApiError> 
             Uuid::nil()
         })
     };
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        bad.push(FieldViolation::new("name", "must be 1-200 characters"));
-    }
-    let time_zone = if req.time_zone.is_empty() {
-        "UTC"
-    } else {
-        req.time_zone.as_str()
-    };
-    if time_zone.parse::<chrono_tz::Tz>().is_err() {
-        bad.push(FieldViolation::new(
-            "time_zone",
-            "must be an IANA time zone such as Europe/Berlin",
-        ));
-    }
-    let settings = if req.settings_json.is_empty() {
-        serde_json::json!({})
-    } else {
-        match serde_json::from_str::<serde_json::Value>(&req.settings_json) {
-            Ok(v @ serde_json::Value::Object(_)) if req.settings_json.len() <= 16_384 => v,
-            _ => {
-                bad.push(FieldViolation::new(
-                    "settings_json",
-                    "must be a JSON object of at most 16 KiB",
-                ));
-                serde_json::Value::Null
-            }
-        }
-    };
-    if req.domain.len() > 255 {
-        bad.push(FieldViolation::new(
-            "domain",
-            "must be at most 255 characters",
-        ));
-    }
-    if !bad.is_empty() {
-        return Err(ApiError::InvalidArgument(bad));
-    }
-    Ok(NewOrg {
+    let org = NewOrg {
         id,
-        name: name.to_string(),
-        domain: (!req.domain.is_empty()).then(|| req.domain.clone()),
-        time_zone: time_zone.to_string(),
-        settings,
-    })
+        name: org_name(&req.name, &mut bad),
+        time_zone: time_zone("time_zone", &req.time_zone, &mut bad),
+        settings: settings(&req.settings_json, &mut bad),
+        domain: domain(&req.domain, &mut bad),
+    };
+    done(org, bad)
+}
+
+/// The organization to change and the validated changes.
+pub fn org_changes(
+    req: &pb::UpdateOrganizationRequest,
+) -> Result<(Uuid, OrganizationChanges), ApiError> {
+    let org = req
+        .organization
+        .as_ref()
+        .ok_or_else(|| ApiError::invalid("organization", "is required"))?;
+    let id = Uuid::parse_str(&org.id)
+        .map_err(|_| ApiError::invalid("organization.id", "must be a UUID"))?;
+    let paths = mask_paths(
+        &req.update_mask,
+        &["name", "domain", "time_zone", "settings_json"],
+    )?;
+    let mut bad = Vec::new();
+    let mut changes = OrganizationChanges::default();
+    for path in paths {
+        match path {
+            "name" => changes.name = Some(org_name(&org.name, &mut bad)),
+            "domain" => changes.domain = Some(domain(&org.domain, &mut bad)),
+            "time_zone" => {
+                changes.time_zone = Some(time_zone("time_zone", &org.time_zone, &mut bad))
+            }
+            _ => changes.settings = Some(settings(&org.settings_json, &mut bad)),
+        }
+    }
+    done((id, changes), bad)
+}
+
+/// The user to change, the validated changes and a new password, if any.
+pub fn user_changes(
+    req: &pb::UpdateUserRequest,
+) -> Result<(Uuid, UserChanges, Option<String>), ApiError> {
+    let user = req
+        .user
+        .as_ref()
+        .ok_or_else(|| ApiError::invalid("user", "is required"))?;
+    let id =
+        Uuid::parse_str(&user.id).map_err(|_| ApiError::invalid("user.id", "must be a UUID"))?;
+    let paths = mask_paths(
+        &req.update_mask,
+        &[
+            "email",
+            "full_name",
+            "avatar_url",
+            "time_zone",
+            "department_id",
+            "team_id",
+            "job_role",
+        ],
+    )?;
+    let mut bad = Vec::new();
+    let mut changes = UserChanges::default();
+    let optional_uuid = |field: &str, value: &str, bad: &mut Vec<FieldViolation>| {
+        if value.is_empty() {
+            return None;
+        }
+        Uuid::parse_str(value)
+            .map_err(|_| bad.push(FieldViolation::new(field, "must be a UUID or empty")))
+            .ok()
+    };
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    for path in paths {
+        match path {
+            "email" => changes.email = Some(email(&user.email, &mut bad)),
+            "full_name" => changes.full_name = Some(full_name(&user.full_name, &mut bad)),
+            "avatar_url" => changes.avatar_url = Some(non_empty(&user.avatar_url)),
+            "time_zone" => {
+                changes.time_zone = Some(time_zone("time_zone", &user.time_zone, &mut bad))
+            }
+            "department_id" => {
+                changes.department_id = Some(optional_uuid(
+                    "department_id",
+                    &user.department_id,
+                    &mut bad,
+                ))
+            }
+            "team_id" => changes.team_id = Some(optional_uuid("team_id", &user.team_id, &mut bad)),
+            _ => changes.job_role = Some(non_empty(&user.job_role)),
+        }
+    }
+    let password = req.password.as_ref().map(|p| password(p, &mut bad));
+    done((id, changes, password), bad)
+}
+
+fn email(value: &str, bad: &mut Vec<FieldViolation>) -> String {
+    let email = value.trim().to_string();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        })
+        && !email.chars().any(char::is_whitespace);
+    if !valid {
+        bad.push(FieldViolation::new(
+            "email",
+            "must be an email address (at most 254 characters)",
+        ));
+    }
+    email
+}
+
+fn full_name(value: &str, bad: &mut Vec<FieldViolation>) -> String {
+    if value.chars().count() > 200 {
+        bad.push(FieldViolation::new(
+            "full_name",
+            "must be at most 200 characters",
+        ));
+    }
+    value.trim().to_string()
+}
+
+fn password(value: &str, bad: &mut Vec<FieldViolation>) -> String {
+    if value.chars().count() < MIN_PASSWORD_CHARS || value.len() > 1024 {
+        bad.push(FieldViolation::new(
+            "password",
+            format!("must be {MIN_PASSWORD_CHARS} characters to 1024 bytes"),
+        ));
+    }
+    value.to_string()
 }
 
 /// A validated new user.
@@ -317,35 +477,10 @@ pub fn new_user(req: &pb::CreateUserRequest) -> Result<NewUserInput, ApiError> {
     let id = optional_uuid("id", &req.id).unwrap_or_else(Uuid::new_v4);
     let department_id = optional_uuid("department_id", &req.department_id);
     let team_id = optional_uuid("team_id", &req.team_id);
-    let email = req.email.trim().to_string();
-    let valid_email = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-        })
-        && !email.chars().any(char::is_whitespace);
-    if !valid_email {
-        bad.push(FieldViolation::new(
-            "email",
-            "must be an email address (at most 254 characters)",
-        ));
-    }
-    if req.full_name.chars().count() > 200 {
-        bad.push(FieldViolation::new(
-            "full_name",
-            "must be at most 200 characters",
-        ));
-    }
-    if !req.password.is_empty() && req.password.chars().count() < MIN_PASSWORD_CHARS {
-        bad.push(FieldViolation::new(
-            "password",
-            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
-        ));
-    }
-    if req.password.len() > 1024 {
-        bad.push(FieldViolation::new(
-            "password",
-            "must be at most 1024 bytes",
-        ));
+    let email = email(&req.email, &mut bad);
+    let full_name = full_name(&req.full_name, &mut bad);
+    if !req.password.is_empty() {
+        password(&req.password, &mut bad);
     }
     if !req.time_zone.is_empty() && req.time_zone.parse::<chrono_tz::Tz>().is_err() {
         bad.push(FieldViolation::new(
@@ -378,7 +513,7 @@ pub fn new_user(req: &pb::CreateUserRequest) -> Result<NewUserInput, ApiError> {
     Ok(NewUserInput {
         id,
         email,
-        full_name: req.full_name.trim().to_string(),
+        full_name,
         password: non_empty(&req.password),
         avatar_url: non_empty(&req.avatar_url),
         time_zone: non_empty(&req.time_zone),

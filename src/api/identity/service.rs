@@ -121,6 +121,77 @@ impl IdentityService for IdentityApi {
         }))
     }
 
+    async fn update_organization(
+        &self,
+        request: Request<pb::UpdateOrganizationRequest>,
+    ) -> Result<Response<pb::UpdateOrganizationResponse>, Status> {
+        let ctx = caller(&request)?;
+        let (id, changes) = mapping::org_changes(request.get_ref())?;
+        let org = self
+            .state
+            .tx(ctx, |conn| {
+                Box::pin(async move { Ok(Organization::update(conn, id, &changes).await?) })
+            })
+            .await?
+            .ok_or_else(|| ApiError::NotFound("organization".into()))?;
+        Ok(Response::new(pb::UpdateOrganizationResponse {
+            organization: Some(mapping::organization(&org)),
+        }))
+    }
+
+    async fn list_organizations(
+        &self,
+        request: Request<pb::ListOrganizationsRequest>,
+    ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
+        let ctx = caller(&request)?;
+        let page = request.get_ref().page.as_ref();
+        let size = paging::page_size(page, 50, 200)?;
+        let after = paging::after(page)?;
+        let orgs = self
+            .state
+            .tx(ctx, |conn| {
+                Box::pin(async move { Ok(Organization::list(conn, after, size).await?) })
+            })
+            .await?;
+        let next = paging::next_token(orgs.last().map(|o| o.id), orgs.len(), size);
+        Ok(Response::new(pb::ListOrganizationsResponse {
+            organizations: orgs.iter().map(mapping::organization).collect(),
+            page: Some(crate::proto::common::v1::PageResponse {
+                next_page_token: next,
+                total_size: None,
+            }),
+        }))
+    }
+
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::UpdateUserResponse>, Status> {
+        let ctx = caller(&request)?;
+        let (target, mut changes, password) = mapping::user_changes(request.get_ref())?;
+        if let Some(password) = password {
+            changes.password_hash = Some(Some(crate::auth::password::hash(password).await?));
+        }
+        let principal = ctx.principal.clone();
+        let user = self
+            .state
+            .tx(ctx, |conn| {
+                Box::pin(async move {
+                    let Some(user) = User::find(conn, target).await? else {
+                        return Err(ApiError::NotFound("user".into()));
+                    };
+                    enforce(access::administer_org(&principal, user.organization_id))?;
+                    let user = User::update(conn, target, &changes)
+                        .await?
+                        .ok_or_else(|| ApiError::NotFound("user".into()))?;
+                    let roles = User::roles_of(conn, &[target]).await?;
+                    Ok(mapping::users(&[user], &roles).remove(0))
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::UpdateUserResponse { user: Some(user) }))
+    }
+
     async fn get_organization(
         &self,
         request: Request<pb::GetOrganizationRequest>,

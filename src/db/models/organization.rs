@@ -52,3 +52,48 @@ impl Organization {
             .optional()
     }
 }
+
+/// Changes to an organization; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = organizations)]
+pub struct OrganizationChanges {
+    pub name: Option<String>,
+    pub domain: Option<Option<String>>,
+    pub time_zone: Option<String>,
+    pub settings: Option<serde_json::Value>,
+}
+
+impl Organization {
+    /// Applies `changes`; `None` when the organization is not visible.
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        changes: &OrganizationChanges,
+    ) -> QueryResult<Option<Organization>> {
+        diesel::update(organizations::table.find(id))
+            .set((changes, organizations::updated_at.eq(diesel::dsl::now)))
+            .returning(Organization::as_returning())
+            .get_result(conn)
+            .await
+            .optional()
+    }
+
+    /// Up to `limit` organizations after `after`, by id.
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> QueryResult<Vec<Organization>> {
+        let mut query = organizations::table
+            .select(Organization::as_select())
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(organizations::id.gt(after));
+        }
+        query
+            .order(organizations::id.asc())
+            .limit(limit)
+            .load(conn)
+            .await
+    }
+}

@@ -48,6 +48,20 @@ pub struct NewUserRole<'a> {
     pub organization_id: Uuid,
 }
 
+/// Changes to a user; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub avatar_url: Option<Option<String>>,
+    pub time_zone: Option<String>,
+    pub department_id: Option<Option<Uuid>>,
+    pub team_id: Option<Option<Uuid>>,
+    pub job_role: Option<Option<String>>,
+    pub password_hash: Option<Option<String>>,
+}
+
 /// Filters of a user listing.
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
@@ -135,6 +149,20 @@ impl User {
             .order((user_roles::user_id, user_roles::role))
             .load(conn)
             .await
+    }
+
+    /// Applies `changes`; `None` when the user is not visible.
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        changes: &UserChanges,
+    ) -> QueryResult<Option<User>> {
+        diesel::update(users::table.find(id))
+            .set((changes, users::updated_at.eq(diesel::dsl::now)))
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await
+            .optional()
     }
 
     /// Deactivates the user; returns whether a row changed.
