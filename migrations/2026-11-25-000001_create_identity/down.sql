@@ -5,3 +5,5 @@ DROP TABLE user_roles;
 DROP TABLE users;
 DROP TABLE departments;
 DROP TABLE organizations;
+DROP TABLE time_zones;
+DROP FUNCTION stride_touch_updated_at();

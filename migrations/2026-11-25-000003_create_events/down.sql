@@ -1,3 +1,4 @@
+-- Dropping a partitioned table drops all of its partitions.
 DROP TABLE daily_activity;
 DROP TABLE user_skills;
 DROP TABLE assessments;

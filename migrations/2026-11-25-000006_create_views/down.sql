@@ -1,3 +1,5 @@
+DROP FUNCTION leaderboard_rows(uuid, text, date, integer, integer);
+DROP VIEW platform_skill_demand;
 DROP VIEW tenant_skill_demand;
 DROP VIEW tenant_leaderboard_all_time;
 DROP VIEW tenant_leaderboard_monthly;

@@ -172,7 +172,8 @@ BEGIN
            AND NOT c.relispartition
            AND c.relname NOT LIKE '\_\_diesel%'
     LOOP
-        IF r.relkind = 'v' THEN
+        -- Views and reference data are read-only for the service.
+        IF r.relkind = 'v' OR r.relname IN ('time_zones', 'point_rules') THEN
             EXECUTE format('GRANT SELECT ON %I TO stride_app', r.relname);
         ELSE
             EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO stride_app', r.relname);

@@ -79,24 +79,25 @@ async fn a_role_not_held_cannot_be_chosen() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn policy_is_checked_before_unimplemented_handlers() {
-    use stride::proto::identity::v1::UpdateOrganizationRequest;
+    use stride::proto::gamification::v1::RecomputeGamificationRequest;
+    use stride::proto::gamification::v1::gamification_service_client::GamificationServiceClient;
     let server = TestServer::start().await;
-    let mut client = IdentityServiceClient::new(server.channel());
+    let mut client = GamificationServiceClient::new(server.channel());
 
-    // A learner may not change organizations: denied by the policy table.
+    // A learner may not recompute gamification: denied by the policy table.
     let (user, org) = server.person(None, &[Role::Learner]).await;
     let learner = server.user_token(user, org, Role::Learner);
     let err = client
-        .update_organization(authed(UpdateOrganizationRequest::default(), &learner))
+        .recompute_gamification(authed(RecomputeGamificationRequest::default(), &learner))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 
-    // A platform admin passes the policy and reaches the (not yet written) handler.
-    let (user, org) = server.person(None, &[Role::PlatformAdmin]).await;
-    let admin = server.user_token(user, org, Role::PlatformAdmin);
+    // An org admin passes the policy and reaches the (not yet written) handler.
+    let (user, org) = server.person(None, &[Role::OrgAdmin]).await;
+    let admin = server.user_token(user, org, Role::OrgAdmin);
     let err = client
-        .update_organization(authed(UpdateOrganizationRequest::default(), &admin))
+        .recompute_gamification(authed(RecomputeGamificationRequest::default(), &admin))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);

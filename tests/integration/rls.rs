@@ -165,6 +165,11 @@ async fn partitions_materialized_views_and_ddl_are_out_of_reach() {
         .unwrap(),
         0
     );
+    let err = diesel::sql_query("INSERT INTO time_zones (name) VALUES ('Mars/Olympus')")
+        .execute(&mut app)
+        .await
+        .expect_err("reference data is read-only");
+    assert!(err.to_string().contains("permission denied"), "{err}");
     let err = diesel::sql_query("ALTER TABLE users DISABLE ROW LEVEL SECURITY")
         .execute(&mut app)
         .await
