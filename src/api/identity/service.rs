@@ -177,15 +177,12 @@ impl IdentityService for IdentityApi {
             .state
             .tx(ctx, |conn| {
                 Box::pin(async move {
-                    let Some(user) = User::find(conn, target).await? else {
-                        return Err(ApiError::NotFound("user".into()));
-                    };
+                    let user = visible_user(conn, target).await?;
                     enforce(access::administer_org(&principal, user.organization_id))?;
                     let user = User::update(conn, target, &changes)
                         .await?
                         .ok_or_else(|| ApiError::NotFound("user".into()))?;
-                    let roles = User::roles_of(conn, &[target]).await?;
-                    Ok(mapping::users(&[user], &roles).remove(0))
+                    user_reply(conn, user).await
                 })
             })
             .await?;
@@ -231,11 +228,8 @@ impl IdentityService for IdentityApi {
             .state
             .tx(ctx, |conn| {
                 Box::pin(async move {
-                    let Some(user) = User::find(conn, target).await? else {
-                        return Err(ApiError::NotFound("user".into()));
-                    };
-                    let roles = User::roles_of(conn, &[user.id]).await?;
-                    Ok(mapping::users(&[user], &roles).remove(0))
+                    let user = visible_user(conn, target).await?;
+                    user_reply(conn, user).await
                 })
             })
             .await?;
@@ -301,16 +295,11 @@ impl IdentityService for IdentityApi {
             .state
             .tx(ctx, |conn| {
                 Box::pin(async move {
-                    let Some(user) = User::find(conn, target).await? else {
-                        return Err(ApiError::NotFound("user".into()));
-                    };
+                    let user = visible_user(conn, target).await?;
                     enforce(access::administer_org(&principal, user.organization_id))?;
                     User::deactivate(conn, target).await?;
-                    let user = User::find(conn, target)
-                        .await?
-                        .ok_or_else(|| ApiError::NotFound("user".into()))?;
-                    let roles = User::roles_of(conn, &[target]).await?;
-                    Ok(mapping::users(&[user], &roles).remove(0))
+                    let user = visible_user(conn, target).await?;
+                    user_reply(conn, user).await
                 })
             })
             .await?;
@@ -432,8 +421,7 @@ impl IdentityService for IdentityApi {
                     };
                     let roles: Vec<&str> = new.roles.iter().map(|r| r.as_str()).collect();
                     let user = User::create(conn, &row, &roles).await?;
-                    let held = User::roles_of(conn, &[user.id]).await?;
-                    Ok(mapping::users(&[user], &held).remove(0))
+                    user_reply(conn, user).await
                 })
             })
             .await?;
@@ -457,21 +445,37 @@ impl IdentityApi {
         self.state
             .tx(ctx, |conn| {
                 Box::pin(async move {
-                    let Some(user) = User::find(conn, target).await? else {
-                        return Err(ApiError::NotFound("user".into()));
-                    };
+                    let user = visible_user(conn, target).await?;
                     enforce(access::administer_org(&principal, user.organization_id))?;
                     if grant {
                         User::grant(conn, &user, role.as_str()).await?;
                     } else {
                         User::revoke(conn, target, role.as_str()).await?;
                     }
-                    let roles = User::roles_of(conn, &[target]).await?;
-                    Ok(mapping::users(&[user], &roles).remove(0))
+                    user_reply(conn, user).await
                 })
             })
             .await
     }
+}
+
+/// The user `id` if the transaction's identity may see it, else NOT_FOUND.
+pub(super) async fn visible_user(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+) -> Result<User, ApiError> {
+    User::find(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("user".into()))
+}
+
+/// `user` with the roles it holds now, as the API returns it.
+pub(super) async fn user_reply(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: User,
+) -> Result<pb::User, ApiError> {
+    let roles = User::roles_of(conn, &[user.id]).await?;
+    Ok(mapping::users(&[user], &roles).remove(0))
 }
 
 /// The stored preferences of a visible user, or the defaults.
@@ -479,9 +483,7 @@ async fn stored_preferences(
     conn: &mut diesel_async::AsyncPgConnection,
     user_id: Uuid,
 ) -> Result<Preferences, ApiError> {
-    let Some(user) = User::find(conn, user_id).await? else {
-        return Err(ApiError::NotFound("user".into()));
-    };
+    let user = visible_user(conn, user_id).await?;
     Ok(Preferences::find(conn, user_id)
         .await?
         .unwrap_or_else(|| Preferences::defaults(user_id, user.organization_id)))

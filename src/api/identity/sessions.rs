@@ -12,7 +12,6 @@ use super::mapping;
 use crate::api::{ApiError, AppState};
 use crate::auth::{AuthContext, Role, Scope, Subject, password};
 use crate::db;
-use crate::db::models::user::User;
 use crate::db::tenant::{DbIdentity, in_tenant};
 use crate::proto::identity::v1 as pb;
 
@@ -74,23 +73,15 @@ fn parse_roles(names: &[String]) -> Vec<Role> {
     names.iter().filter_map(|r| r.parse().ok()).collect()
 }
 
-/// An access token for `user` plus a new refresh token (not yet stored).
-struct Issued {
-    access: String,
-    access_expires: i64,
-    refresh: String,
-    refresh_expires: DateTime<Utc>,
-    role: Role,
-}
-
-fn issue_pair(
+/// A signed access token for `user` acting as `role`, and its expiry.
+fn access_token(
     state: &AppState,
     user_id: Uuid,
     org_id: Uuid,
     roles: Vec<Role>,
     role: Role,
-) -> Result<Issued, ApiError> {
-    let (access, claims) = state
+) -> Result<(String, prost_types::Timestamp), ApiError> {
+    let (token, claims) = state
         .keys
         .issue(
             &Subject::User {
@@ -102,13 +93,7 @@ fn issue_pair(
             state.tokens.access,
         )
         .map_err(|e| ApiError::Internal(format!("signing failed: {e}")))?;
-    Ok(Issued {
-        access,
-        access_expires: claims.exp,
-        refresh: new_refresh_token(),
-        refresh_expires: expires(state.tokens.refresh),
-        role,
-    })
+    Ok((token, timestamp_of(claims.exp)))
 }
 
 pub async fn login(state: &AppState, req: pb::LoginRequest) -> Result<pb::LoginResponse, ApiError> {
@@ -144,28 +129,27 @@ pub async fn login(state: &AppState, req: pb::LoginRequest) -> Result<pb::LoginR
     };
     let roles = parse_roles(&account.roles);
     let role = active_role(&roles, req.role)?;
-    let issued = issue_pair(state, account.id, account.organization_id, roles, role)?;
+    let (access, access_expires) =
+        access_token(state, account.id, account.organization_id, roles, role)?;
+    let refresh = new_refresh_token();
+    let refresh_expires = expires(state.tokens.refresh);
     let identity = DbIdentity::user(account.id, account.organization_id, role);
-    let refresh_hash = sha256(&issued.refresh);
-    let refresh_expires = issued.refresh_expires;
+    let refresh_hash = sha256(&refresh);
     let user = in_tenant(&mut conn, &identity, |conn| {
         Box::pin(async move {
             db::auth::store_refresh_token(conn, account.id, &refresh_hash, refresh_expires).await?;
-            let user = User::find(conn, account.id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound("user".into()))?;
-            let held = User::roles_of(conn, &[account.id]).await?;
-            Ok::<_, ApiError>(mapping::users(&[user], &held).remove(0))
+            let user = super::service::visible_user(conn, account.id).await?;
+            super::service::user_reply(conn, user).await
         })
     })
     .await?;
     tracing::info!(user.id = %account.id, auth.role = %role, "login");
     Ok(pb::LoginResponse {
-        access_token: issued.access,
-        access_token_expires_at: Some(timestamp_of(issued.access_expires)),
-        refresh_token: issued.refresh,
-        refresh_token_expires_at: Some(mapping::timestamp(issued.refresh_expires)),
-        active_role: mapping::role_to_proto(issued.role) as i32,
+        access_token: access,
+        access_token_expires_at: Some(access_expires),
+        refresh_token: refresh,
+        refresh_token_expires_at: Some(mapping::timestamp(refresh_expires)),
+        active_role: mapping::role_to_proto(role) as i32,
         user: Some(user),
     })
 }
@@ -197,15 +181,14 @@ pub async fn refresh(
         .ok_or_else(invalid)?;
     let roles = parse_roles(&status.roles);
     let role = active_role(&roles, req.role)?;
-    let mut issued = issue_pair(state, user_id, status.organization_id, roles, role)?;
-    issued.refresh = next;
-    issued.refresh_expires = next_expires;
+    let (access, access_expires) =
+        access_token(state, user_id, status.organization_id, roles, role)?;
     Ok(pb::RefreshTokenResponse {
-        access_token: issued.access,
-        access_token_expires_at: Some(timestamp_of(issued.access_expires)),
-        refresh_token: issued.refresh,
-        refresh_token_expires_at: Some(mapping::timestamp(issued.refresh_expires)),
-        active_role: mapping::role_to_proto(issued.role) as i32,
+        access_token: access,
+        access_token_expires_at: Some(access_expires),
+        refresh_token: next,
+        refresh_token_expires_at: Some(mapping::timestamp(next_expires)),
+        active_role: mapping::role_to_proto(role) as i32,
     })
 }
 
