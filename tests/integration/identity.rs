@@ -670,3 +670,48 @@ async fn organizations_and_users_are_updated_through_field_masks() {
         "tenants cannot be switched by update"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_platform_admins_read_across_organizations() {
+    let server = demo_server().await;
+    let stranger = one_id(
+        &server,
+        &format!("SELECT id::text AS id FROM users WHERE organization_id = '{OTHER_ORG}' ORDER BY id LIMIT 1"),
+    )
+    .await;
+    let mut identity = client(&server);
+    for role in [Role::Learner, Role::Trainer, Role::OrgAdmin] {
+        let (me, _) = server.person(Some(DEMO_ORG), &[role]).await;
+        let token = server.user_token(me, DEMO_ORG, role);
+        let err = identity
+            .get_user(authed(get_user(stranger), &token))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err.code(), Code::PermissionDenied | Code::NotFound),
+            "{role} read another organization's user: {err:?}"
+        );
+        let err = identity
+            .get_preferences(authed(
+                GetPreferencesRequest {
+                    user_id: stranger.to_string(),
+                },
+                &token,
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err.code(), Code::PermissionDenied | Code::NotFound),
+            "{role}"
+        );
+    }
+    let platform = server.user_token(DEMO_PLATFORM_ADMIN, DEMO_ORG, Role::PlatformAdmin);
+    let seen = identity
+        .get_user(authed(get_user(stranger), &platform))
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.into_inner().user.unwrap().organization_id,
+        OTHER_ORG.to_string()
+    );
+}
