@@ -297,8 +297,9 @@ impl IdentityService for IdentityApi {
                 Box::pin(async move {
                     let user = visible_user(conn, target).await?;
                     enforce(access::administer_org(&principal, user.organization_id))?;
-                    User::deactivate(conn, target).await?;
-                    let user = visible_user(conn, target).await?;
+                    let user = User::deactivate(conn, target)
+                        .await?
+                        .ok_or_else(|| ApiError::NotFound("user".into()))?;
                     user_reply(conn, user).await
                 })
             })

@@ -165,17 +165,20 @@ impl User {
             .optional()
     }
 
-    /// Deactivates the user; returns whether a row changed.
-    pub async fn deactivate(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
-        diesel::update(users::table.find(id).filter(users::is_active.eq(true)))
+    /// Deactivates the user (a no-op when already inactive); returns it as
+    /// stored, `None` when not visible.
+    pub async fn deactivate(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
+        diesel::update(users::table.find(id))
             .set((
                 users::is_active.eq(false),
-                users::deactivated_at.eq(diesel::dsl::now),
-                users::updated_at.eq(diesel::dsl::now),
+                users::deactivated_at.eq(diesel::dsl::sql::<
+                    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                >("coalesce(deactivated_at, now())")),
             ))
-            .execute(conn)
+            .returning(User::as_returning())
+            .get_result(conn)
             .await
-            .map(|n| n > 0)
+            .optional()
     }
 
     /// Grants `role` (no-op when held).
