@@ -62,7 +62,18 @@ impl EmbeddedPostgres {
     /// port and waits until the `stride` database accepts connections.
     /// Refuses when another process already runs this cluster.
     pub async fn start(opts: &EmbeddedOptions) -> Result<Self> {
-        let (data_dir, pgdata, password) = prepare(opts)?;
+        Self::launch(opts, prepare(opts)?).await
+    }
+
+    /// Starts the prepared cluster, refusing when it already runs.
+    async fn launch(opts: &EmbeddedOptions, cluster: Prepared) -> Result<Self> {
+        let Prepared {
+            data_dir,
+            pgdata,
+            password,
+            bin,
+            run_as,
+        } = cluster;
         if let Some((pid, _)) = running_postmaster(&pgdata) {
             bail!(
                 "the embedded cluster in {} is already running (postmaster pid {pid}); is another \
@@ -70,8 +81,6 @@ impl EmbeddedPostgres {
                 pgdata.display()
             );
         }
-        let bin = find_pg_bin(opts.pg_bin.as_deref())?;
-        let run_as = RunAs::for_current_process()?;
         let log_path = data_dir.join("postgres.log");
         let port = free_port()?;
         let (pid, exited) = spawn_postmaster(&bin, &run_as, &pgdata, &log_path, port, opts)?;
@@ -94,9 +103,9 @@ impl EmbeddedPostgres {
     /// already owns the cluster, connects to it instead (and leaves it
     /// running on drop). For `stride demo` and `stride migrate`.
     pub async fn start_or_attach(opts: &EmbeddedOptions) -> Result<Self> {
-        let (data_dir, pgdata, password) = prepare(opts)?;
-        let Some((pid, port)) = running_postmaster(&pgdata) else {
-            return Self::start(opts).await;
+        let cluster = prepare(opts)?;
+        let Some((pid, port)) = running_postmaster(&cluster.pgdata) else {
+            return Self::launch(opts, cluster).await;
         };
         tracing::info!(
             pg.pid = pid.as_raw(),
@@ -106,10 +115,10 @@ impl EmbeddedPostgres {
         let mut pg = Self {
             pid,
             port,
-            password,
+            password: cluster.password,
             exited: None,
             stopped: true, // not ours to stop
-            log_path: data_dir.join("postgres.log"),
+            log_path: cluster.data_dir.join("postgres.log"),
         };
         pg.wait_ready().await?;
         Ok(pg)
@@ -327,21 +336,36 @@ fn init_cluster(
     Ok(())
 }
 
-/// Creates the data folder and, on first use, the cluster; returns the
-/// folder, the cluster folder and the superuser password.
-fn prepare(opts: &EmbeddedOptions) -> Result<(PathBuf, PathBuf, String)> {
+/// A cluster folder ready to start, with what starting it needs.
+struct Prepared {
+    data_dir: PathBuf,
+    pgdata: PathBuf,
+    password: String,
+    bin: PathBuf,
+    run_as: RunAs,
+}
+
+/// Finds the binaries and the OS user, creates the data folder and, on
+/// first use, the cluster.
+fn prepare(opts: &EmbeddedOptions) -> Result<Prepared> {
     // Fail on missing binaries before creating anything on disk.
     let bin = find_pg_bin(opts.pg_bin.as_deref())?;
+    let run_as = RunAs::for_current_process()?;
     let data_dir = absolute(&opts.data_dir)?;
     fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data folder {}", data_dir.display()))?;
     let password = read_or_create_secret(&data_dir.join("pg_superuser_password"))?;
     let pgdata = data_dir.join("pgdata");
     if !pgdata.join("PG_VERSION").exists() {
-        let run_as = RunAs::for_current_process()?;
         init_cluster(&bin, &run_as, &data_dir, &pgdata, &password)?;
     }
-    Ok((data_dir, pgdata, password))
+    Ok(Prepared {
+        data_dir,
+        pgdata,
+        password,
+        bin,
+        run_as,
+    })
 }
 
 /// The pid and port of a live postmaster on `pgdata`, read from its pid
