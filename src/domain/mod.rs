@@ -1,3 +1,6 @@
 //! Pure rules: no I/O, unit-tested beside the code.
 
 pub mod access;
+pub mod violation;
+
+pub use violation::FieldViolation;

@@ -292,6 +292,21 @@ impl TestServer {
             .0
     }
 
+    /// A bearer token for an upstream service limited to one organization.
+    pub fn org_service_token(&self, name: &str, org_id: Uuid, scopes: &[Scope]) -> String {
+        self.keys
+            .issue(
+                &Subject::Service {
+                    name: name.into(),
+                    org_id: Some(org_id),
+                    scopes: scopes.to_vec(),
+                },
+                Duration::from_secs(300),
+            )
+            .expect("issue token")
+            .0
+    }
+
     /// Stops accepting calls and waits for the server task to end.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
