@@ -121,6 +121,7 @@ async fn database(
         data_dir: args.resolved_data_dir(),
         pg_bin: args.pg_bin.clone(),
         settings: Vec::new(),
+        port: None,
     };
     let pg = if exclusive {
         EmbeddedPostgres::start(&opts).await?

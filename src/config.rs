@@ -185,6 +185,17 @@ pub struct Limits {
     /// How long graceful shutdown waits for in-flight calls, in seconds.
     #[arg(long, env = "STRIDE_SHUTDOWN_GRACE_S", default_value_t = 20)]
     pub shutdown_grace_s: u64,
+
+    /// Most events of a PublishEvents stream applied in one transaction
+    /// (also the events a stream holds in memory at most).
+    #[arg(long, env = "STRIDE_INGEST_BATCH_SIZE", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub ingest_batch_size: u32,
+
+    /// Most PublishEvents streams open at once; one more is refused with
+    /// RESOURCE_EXHAUSTED instead of queueing in memory.
+    #[arg(long, env = "STRIDE_MAX_EVENT_STREAMS", default_value_t = 64)]
+    pub max_event_streams: usize,
 }
 
 impl Limits {
@@ -209,6 +220,8 @@ impl Default for Limits {
             max_message_bytes: 4 * 1024 * 1024,
             request_timeout_ms: 30_000,
             shutdown_grace_s: 20,
+            ingest_batch_size: 500,
+            max_event_streams: 64,
         }
     }
 }

@@ -42,6 +42,9 @@ pub struct EmbeddedOptions {
     pub pg_bin: Option<PathBuf>,
     /// Extra `-c name=value` server settings (tests turn fsync off).
     pub settings: Vec<(String, String)>,
+    /// Loopback port to listen on; `None` picks a free one. A restart on
+    /// the same port lets existing clients reconnect.
+    pub port: Option<u16>,
 }
 
 /// A running cluster; stops it (fast shutdown) on [`EmbeddedPostgres::stop`]
@@ -82,7 +85,10 @@ impl EmbeddedPostgres {
             );
         }
         let log_path = data_dir.join("postgres.log");
-        let port = free_port()?;
+        let port = match opts.port {
+            Some(port) => port,
+            None => free_port()?,
+        };
         let (pid, exited) = spawn_postmaster(&bin, &run_as, &pgdata, &log_path, port, opts)?;
         let mut pg = Self {
             pid,

@@ -15,6 +15,7 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::api::events::Ingestion;
 use crate::api::{AnalyticsApi, AppState, EventApi, GamificationApi, IdentityApi};
 use crate::auth::AuthLayer;
 use crate::config::Limits;
@@ -58,8 +59,8 @@ pub async fn serve(
     let auth = AuthLayer::new(keys, state.pool.clone());
     let identity =
         IdentityServiceServer::new(IdentityApi::new(state.clone())).max_decoding_message_size(max);
-    let events =
-        EventServiceServer::new(EventApi::new(state.clone())).max_decoding_message_size(max);
+    let events = EventServiceServer::new(EventApi::new(state.clone(), Ingestion::new(limits)))
+        .max_decoding_message_size(max);
     let gamification = GamificationServiceServer::new(GamificationApi::new(state.clone()))
         .max_decoding_message_size(max);
     let analytics =

@@ -1,6 +1,9 @@
 //! Pure rules: no I/O, unit-tested beside the code.
 
 pub mod access;
+pub mod derive;
+pub mod events;
+pub mod references;
 pub mod violation;
 
 pub use violation::FieldViolation;

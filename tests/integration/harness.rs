@@ -57,6 +57,7 @@ fn start_cluster() -> Cluster {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+            port: None,
         };
         let pg = EmbeddedPostgres::start(&opts)
             .await
@@ -156,6 +157,54 @@ impl TestDb {
     }
 }
 
+/// A cluster of its own, for a test that stops and restarts PostgreSQL
+/// under a running server (the shared cluster must stay up for the others).
+pub struct PrivateCluster {
+    pg: EmbeddedPostgres,
+    opts: EmbeddedOptions,
+    pub url: String,
+    pub app_url: String,
+}
+
+impl PrivateCluster {
+    pub async fn start(name: &str) -> Self {
+        let mut opts = EmbeddedOptions {
+            data_dir: test_dir(std::process::id()).join(name),
+            pg_bin: std::env::var_os("STRIDE_PG_BIN").map(PathBuf::from),
+            settings: vec![("fsync".into(), "off".into())],
+            port: None,
+        };
+        let pg = EmbeddedPostgres::start(&opts)
+            .await
+            .expect("private cluster");
+        opts.port = Some(pg.port());
+        let url = pg.url("stride");
+        stride::db::migrate(&url).await.expect("migrate");
+        stride::db::enable_app_login(&pg.url("postgres"), APP_PASSWORD)
+            .await
+            .expect("enable the runtime role");
+        let app_url = pg.url_as(stride::db::APP_ROLE, APP_PASSWORD, "stride");
+        Self {
+            pg,
+            opts,
+            url,
+            app_url,
+        }
+    }
+
+    /// Stops PostgreSQL (fast shutdown: open transactions roll back).
+    pub fn stop(&mut self) {
+        self.pg.stop();
+    }
+
+    /// Starts it again on the same port and data.
+    pub async fn restart(&mut self) {
+        self.pg = EmbeddedPostgres::start(&self.opts)
+            .await
+            .expect("restart private cluster");
+    }
+}
+
 /// The real server on an ephemeral port, shut down when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -168,10 +217,19 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with(Limits::default()).await
+    }
+
+    /// The server with other limits (batch sizes, stream caps).
+    pub async fn start_with(limits: Limits) -> Self {
         let db = TestDb::migrated().await;
+        Self::serve(&db.url, &db.app_url, limits).await
+    }
+
+    /// The server on a given database (`app_url`: as the runtime role).
+    pub async fn serve(owner_url: &str, app_url: &str, limits: Limits) -> Self {
         let keys = TokenKeys::hs256(TEST_SECRET, "stride", "stride");
-        let limits = Limits::default();
-        let pool = stride::db::build_pool(&db.app_url, 4, Duration::from_secs(5)).expect("pool");
+        let pool = stride::db::build_pool(app_url, 4, Duration::from_secs(5)).expect("pool");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -186,7 +244,7 @@ impl TestServer {
         });
         Self {
             addr,
-            db_url: db.url.clone(),
+            db_url: owner_url.to_string(),
             keys,
             stop: Some(stop),
             task: Some(task),

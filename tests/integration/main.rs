@@ -8,6 +8,8 @@ mod cli;
 mod demo;
 mod health;
 mod identity;
+mod ingest;
+mod ingest_support;
 mod migrations;
 mod readme;
 mod reflection;

@@ -1,0 +1,315 @@
+//! Event ingestion: batches of events applied in one transaction each, with
+//! retries for transient conflicts, isolation of an event the database
+//! refuses, and bounded memory per stream and per server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use futures::FutureExt;
+use tokio::sync::{Semaphore, mpsc};
+use tonic::{Status, Streaming};
+use uuid::Uuid;
+
+use crate::api::{ApiError, AppState};
+use crate::auth::AuthContext;
+use crate::config::Limits;
+use crate::db::ingest::{self, Outcome};
+use crate::db::tenant::{DbIdentity, in_tenant};
+use crate::domain::FieldViolation;
+use crate::domain::events::{ValidEvent, validate};
+use crate::proto::events::v1 as pb;
+
+/// How many times a batch is retried after a deadlock or serialization
+/// failure before the caller gets UNAVAILABLE.
+const TRANSIENT_RETRIES: u32 = 3;
+
+/// Ingestion limits, from [`Limits`].
+#[derive(Clone)]
+pub struct Ingestion {
+    pub batch_size: usize,
+    streams: Arc<Semaphore>,
+    max_streams: usize,
+}
+
+impl Ingestion {
+    pub fn new(limits: &Limits) -> Self {
+        Self {
+            batch_size: limits.ingest_batch_size.clamp(1, 1000) as usize,
+            streams: Arc::new(Semaphore::new(limits.max_event_streams)),
+            max_streams: limits.max_event_streams,
+        }
+    }
+}
+
+/// An event as received: validated, or refused with its violations.
+pub type Checked = Result<ValidEvent, Vec<FieldViolation>>;
+
+/// Validates a received event (its envelope may be missing) against the
+/// server clock.
+pub fn check(event: Option<&pb::Event>) -> Checked {
+    match event {
+        Some(event) => validate(event, Utc::now()),
+        None => Err(vec![FieldViolation::new("event", "is required")]),
+    }
+}
+
+/// Why a batch transaction failed.
+#[derive(Debug)]
+enum Failure {
+    /// Deadlock or serialization failure: the same batch may succeed again.
+    Transient(String),
+    /// The database cannot be reached: the caller should retry later.
+    Unavailable(String),
+    /// A row broke a constraint the checks did not foresee; which event is
+    /// found by applying the batch one event at a time.
+    Refused(String),
+    Internal(String),
+}
+
+impl From<DieselError> for Failure {
+    fn from(err: DieselError) -> Self {
+        match &err {
+            DieselError::DatabaseError(kind, info) => {
+                let message = info.message();
+                match kind {
+                    DatabaseErrorKind::SerializationFailure => Failure::Transient(message.into()),
+                    DatabaseErrorKind::ClosedConnection => Failure::Unavailable(message.into()),
+                    DatabaseErrorKind::UniqueViolation
+                    | DatabaseErrorKind::ForeignKeyViolation
+                    | DatabaseErrorKind::CheckViolation
+                    | DatabaseErrorKind::NotNullViolation => Failure::Refused(
+                        info.constraint_name().unwrap_or("a constraint").to_string(),
+                    ),
+                    _ if message.contains("deadlock detected") => {
+                        Failure::Transient(message.into())
+                    }
+                    // Server shutting down or restarting, connection killed.
+                    _ if message.contains("terminating connection")
+                        || message.contains("shutting down")
+                        || message.contains("starting up")
+                        || message.contains("connection") =>
+                    {
+                        Failure::Unavailable(message.into())
+                    }
+                    _ if message.contains("row-level security") => {
+                        Failure::Refused("row-level security".into())
+                    }
+                    _ => Failure::Internal(err.to_string()),
+                }
+            }
+            DieselError::BrokenTransactionManager => Failure::Unavailable(err.to_string()),
+            _ => Failure::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Transient(detail) | Failure::Unavailable(detail) => {
+                ApiError::Unavailable(detail)
+            }
+            Failure::Refused(detail) | Failure::Internal(detail) => ApiError::Internal(detail),
+        }
+    }
+}
+
+/// Applies `events` as one transaction under the caller's identity;
+/// retries transient failures; when the database refuses a row, applies
+/// the events one per transaction so only the culprit is refused.
+pub async fn apply(
+    state: &AppState,
+    ctx: &AuthContext,
+    events: Vec<Checked>,
+) -> Result<Vec<Outcome>, ApiError> {
+    let identity = DbIdentity::from(&ctx.principal);
+    let scope = ctx.org_id();
+    let events = Arc::new(events);
+    match apply_retrying(state, &identity, scope, events.clone()).await {
+        Ok(outcomes) => Ok(outcomes),
+        Err(Failure::Refused(constraint)) => {
+            tracing::warn!(
+                constraint,
+                events = events.len(),
+                "batch refused by the database; isolating the event"
+            );
+            let mut outcomes = Vec::with_capacity(events.len());
+            for event in events.iter() {
+                let single = Arc::new(vec![event.clone()]);
+                match apply_retrying(state, &identity, scope, single).await {
+                    Ok(mut one) => outcomes.push(one.remove(0)),
+                    Err(Failure::Refused(constraint)) => outcomes.push(Outcome::Invalid(vec![FieldViolation::new(
+                        "event",
+                        format!("refused by a data rule of the database ({constraint}); nothing stored"),
+                    )])),
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            Ok(outcomes)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn apply_retrying(
+    state: &AppState,
+    identity: &DbIdentity,
+    scope: Option<Uuid>,
+    events: Arc<Vec<Checked>>,
+) -> Result<Vec<Outcome>, Failure> {
+    let mut attempt = 0;
+    loop {
+        let result = apply_once(state, identity, scope, events.clone()).await;
+        match result {
+            Err(Failure::Transient(detail)) if attempt < TRANSIENT_RETRIES => {
+                attempt += 1;
+                tracing::debug!(attempt, detail, "transient failure; retrying the batch");
+                tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn apply_once(
+    state: &AppState,
+    identity: &DbIdentity,
+    scope: Option<Uuid>,
+    events: Arc<Vec<Checked>>,
+) -> Result<Vec<Outcome>, Failure> {
+    let mut conn = state
+        .pool
+        .get()
+        .await
+        .map_err(|e| Failure::Unavailable(e.to_string()))?;
+    in_tenant(&mut conn, identity, move |conn| {
+        Box::pin(async move {
+            ingest::apply(conn, scope, &events)
+                .await
+                .map_err(Failure::from)
+        })
+    })
+    .await
+}
+
+/// The wire form of an outcome.
+pub fn result(index: u64, event_id: &str, outcome: Outcome) -> pb::EventResult {
+    let (status, violations) = match outcome {
+        Outcome::Accepted => (pb::EventStatus::Accepted, Vec::new()),
+        Outcome::Duplicate => (pb::EventStatus::Duplicate, Vec::new()),
+        Outcome::Conflict => (pb::EventStatus::Conflict, Vec::new()),
+        Outcome::Invalid(v) => (pb::EventStatus::Invalid, v),
+    };
+    pb::EventResult {
+        index,
+        event_id: event_id.to_string(),
+        status: status as i32,
+        violations: violations
+            .into_iter()
+            .map(|v| pb::FieldViolation {
+                field: v.field,
+                description: v.description,
+            })
+            .collect(),
+        points_awarded: 0,
+        points_capped: 0,
+    }
+}
+
+/// Opens a PublishEvents stream: refused with RESOURCE_EXHAUSTED when the
+/// server already runs its maximum of streams.
+pub fn open_stream(
+    state: AppState,
+    ingestion: &Ingestion,
+    ctx: AuthContext,
+    inbound: Streaming<pb::PublishEventsRequest>,
+) -> Result<mpsc::Receiver<Result<pb::PublishEventsResponse, Status>>, Status> {
+    let permit = ingestion.streams.clone().try_acquire_owned().map_err(|_| {
+        Status::resource_exhausted(format!(
+            "the server is at its limit of {} concurrent event streams; retry with backoff",
+            ingestion.max_streams
+        ))
+    })?;
+    // Results of one batch fit; a client that stops reading stops the
+    // stream (we stop reading its events), bounding memory.
+    let (tx, rx) = mpsc::channel(ingestion.batch_size);
+    let batch_size = ingestion.batch_size;
+    tokio::spawn(async move {
+        run_stream(state, ctx, inbound, tx, batch_size).await;
+        drop(permit);
+    });
+    Ok(rx)
+}
+
+/// Reads the stream batch by batch: waits for one event, takes whatever
+/// else has already arrived (up to `batch_size`), applies them in one
+/// transaction, then acknowledges each. A broken stream drops the events
+/// read but not yet applied (none of them was acknowledged).
+async fn run_stream(
+    state: AppState,
+    ctx: AuthContext,
+    mut inbound: Streaming<pb::PublishEventsRequest>,
+    tx: mpsc::Sender<Result<pb::PublishEventsResponse, Status>>,
+    batch_size: usize,
+) {
+    let mut next_index: u64 = 0;
+    loop {
+        let mut batch = match inbound.message().await {
+            Ok(Some(first)) => vec![first],
+            Ok(None) => return,
+            Err(status) => {
+                tracing::debug!(%status, "event stream broken by the client");
+                return;
+            }
+        };
+        let mut ended = false;
+        while batch.len() < batch_size {
+            match inbound.message().now_or_never() {
+                Some(Ok(Some(message))) => batch.push(message),
+                Some(Ok(None)) => {
+                    ended = true;
+                    break;
+                }
+                Some(Err(status)) => {
+                    tracing::debug!(%status, unapplied = batch.len(), "event stream broken; unacknowledged events dropped");
+                    return;
+                }
+                None => break,
+            }
+        }
+        let ids: Vec<String> = batch
+            .iter()
+            .map(|m| {
+                m.event
+                    .as_ref()
+                    .map(|e| e.event_id.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let checked = batch.iter().map(|m| check(m.event.as_ref())).collect();
+        match apply(&state, &ctx, checked).await {
+            Ok(outcomes) => {
+                for (event_id, outcome) in ids.iter().zip(outcomes) {
+                    let response = pb::PublishEventsResponse {
+                        result: Some(result(next_index, event_id, outcome)),
+                    };
+                    next_index += 1;
+                    if tx.send(Ok(response)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(err) => {
+                // Nothing of this batch was applied; the client resends
+                // from its first unacknowledged event.
+                let _ = tx.send(Err(Status::from(err))).await;
+                return;
+            }
+        }
+        if ended {
+            return;
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Shared by the ingestion tests: a catalogue with fixed ids (so two
+//! databases can hold the same one), random event sequences, and a dump of
+//! everything ingestion derives, to compare two databases.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::sql_types::Text;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use stride::proto::events::v1 as pb;
+use uuid::Uuid;
+
+/// One organization with people in three time zones, courses with
+/// lessons, and skills; every id fixed by `seed`.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub org: Uuid,
+    pub users: Vec<Uuid>,
+    pub courses: Vec<Uuid>,
+    /// (course, lesson)
+    pub lessons: Vec<(Uuid, Uuid)>,
+    pub skills: Vec<Uuid>,
+}
+
+const ZONES: [&str; 3] = ["UTC", "Asia/Tokyo", "America/New_York"];
+
+impl Fixture {
+    pub fn new(seed: u128) -> Self {
+        let id = |kind: u128, n: u128| Uuid::from_u128((seed << 64) | (kind << 32) | n);
+        let courses: Vec<Uuid> = (0..3).map(|n| id(2, n)).collect();
+        Self {
+            org: id(0, 0),
+            users: (0..4).map(|n| id(1, n)).collect(),
+            lessons: courses
+                .iter()
+                .enumerate()
+                .flat_map(|(c, course)| (0..3).map(move |n| (*course, id(3, (c as u128) * 10 + n))))
+                .collect(),
+            courses,
+            skills: (0..3).map(|n| id(4, n)).collect(),
+        }
+    }
+
+    /// Inserts the catalogue as the database owner.
+    pub async fn create(&self, owner_url: &str) {
+        let mut conn = AsyncPgConnection::establish(owner_url)
+            .await
+            .expect("owner connection");
+        let mut sql = format!(
+            "INSERT INTO organizations (id, name) VALUES ('{}', 'Ingest Org');",
+            self.org
+        );
+        for (n, user) in self.users.iter().enumerate() {
+            sql += &format!(
+                "INSERT INTO users (id, organization_id, email, full_name, time_zone) \
+                 VALUES ('{user}', '{}', '{user}@ingest.example', 'Learner {n}', '{}');\
+                 INSERT INTO user_roles (user_id, role, organization_id) VALUES ('{user}', 'learner', '{}');",
+                self.org,
+                ZONES[n % ZONES.len()],
+                self.org
+            );
+        }
+        for course in &self.courses {
+            sql += &format!(
+                "INSERT INTO courses (id, organization_id, name, expected_lessons) VALUES ('{course}', '{}', 'Course', 3);",
+                self.org
+            );
+        }
+        for (n, (course, lesson)) in self.lessons.iter().enumerate() {
+            sql += &format!(
+                "INSERT INTO lessons (id, course_id, organization_id, title, position) \
+                 VALUES ('{lesson}', '{course}', '{}', 'Lesson', {n});",
+                self.org
+            );
+        }
+        for skill in &self.skills {
+            sql += &format!(
+                "INSERT INTO skills (id, organization_id, name, domain) VALUES ('{skill}', '{}', 'Skill {skill}', 'data');",
+                self.org
+            );
+        }
+        conn.batch_execute(&sql).await.expect("insert catalogue");
+    }
+}
+
+pub fn timestamp(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    })
+}
+
+/// `n` random events of every kind over the last 40 days, ids `<prefix>-<i>`.
+pub fn random_events(fx: &Fixture, n: usize, seed: u64, prefix: &str) -> Vec<pb::Event> {
+    use pb::event::Payload as P;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let now = Utc::now();
+    (0..n)
+        .map(|i| {
+            let user = fx.users[rng.random_range(0..fx.users.len())];
+            let course = fx.courses[rng.random_range(0..fx.courses.len())];
+            let skill = fx.skills[rng.random_range(0..fx.skills.len())];
+            let at = now - Duration::minutes(rng.random_range(10..40 * 24 * 60));
+            let payload = match rng.random_range(0..9) {
+                0 => P::EnrollmentCreated(pb::EnrollmentCreated {
+                    course_id: course.to_string(),
+                }),
+                1 => P::ProgressUpdated(pb::ProgressUpdated {
+                    course_id: course.to_string(),
+                    progress_percent: f64::from(rng.random_range(0..=100u8)),
+                }),
+                2 => {
+                    let (course, lesson) = fx.lessons[rng.random_range(0..fx.lessons.len())];
+                    P::LessonCompleted(pb::LessonCompleted {
+                        course_id: course.to_string(),
+                        lesson_id: lesson.to_string(),
+                    })
+                }
+                3 => P::CourseCompleted(pb::CourseCompleted {
+                    course_id: course.to_string(),
+                }),
+                4 => P::AssessmentGraded(pb::AssessmentGraded {
+                    course_id: course.to_string(),
+                    assessment_id: format!("quiz-{}", rng.random_range(0..5)),
+                    skill_id: if rng.random_bool(0.5) {
+                        skill.to_string()
+                    } else {
+                        String::new()
+                    },
+                    score: f64::from(rng.random_range(0..=100u8)),
+                }),
+                5 => P::SkillMasteryUpdated(pb::SkillMasteryUpdated {
+                    skill_id: skill.to_string(),
+                    mastery: f64::from(rng.random_range(0..=100u8)),
+                }),
+                6 => P::PracticePassed(pb::PracticePassed {
+                    exercise_id: format!("ex-{}", rng.random_range(0..50)),
+                    course_id: course.to_string(),
+                    skill_id: String::new(),
+                }),
+                7 => P::LearningSession(pb::LearningSession {
+                    session_id: format!("s-{i}"),
+                    started_at: timestamp(at - Duration::minutes(rng.random_range(1..90))),
+                    ended_at: timestamp(at),
+                }),
+                _ => P::Login(pb::Login {}),
+            };
+            pb::Event {
+                event_id: format!("{prefix}-{i}"),
+                occurred_at: timestamp(at),
+                user_id: user.to_string(),
+                organization_id: String::new(),
+                payload: Some(payload),
+            }
+        })
+        .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Dump {
+    #[diesel(sql_type = Text)]
+    dump: String,
+}
+
+/// Everything ingestion writes, as canonical text (no generated ids or
+/// insertion times), to compare two databases.
+pub async fn derived_state(owner_url: &str) -> String {
+    let mut conn = AsyncPgConnection::establish(owner_url)
+        .await
+        .expect("owner connection");
+    let tables = [
+        "SELECT user_id, local_date, organization_id, first_activity_at, last_activity_at, first_learning_at, \
+                learning_activities, lessons_completed, logins, session_seconds \
+           FROM daily_activity ORDER BY user_id, local_date",
+        "SELECT id, user_id, course_id, status, progress_percent, enrolled_at, last_progress_at, completed_at \
+           FROM enrollments ORDER BY user_id, course_id",
+        "SELECT user_id, skill_id, mastery_level, acquired_at, mastered_at, last_assessed_at \
+           FROM user_skills ORDER BY user_id, skill_id",
+        "SELECT user_id, course_id, skill_id, assessment_ref, score, passed, graded_at, source_event_id \
+           FROM assessments ORDER BY source_event_id",
+        "SELECT event_id, user_id, kind, occurred_at, local_date, is_learning_activity, course_id, lesson_id, \
+                skill_id, payload FROM learning_events ORDER BY event_id",
+        "SELECT organization_id, event_id, payload_hash, kind, user_id, occurred_at FROM event_receipts ORDER BY event_id",
+    ];
+    let mut out = String::new();
+    for query in tables {
+        let sql = format!(
+            "SELECT coalesce(string_agg(row_to_json(t)::text, E'\\n'), '') AS dump FROM ({query}) t"
+        );
+        let rows: Vec<Dump> = diesel::sql_query(sql).load(&mut conn).await.expect("dump");
+        out += &rows[0].dump;
+        out += "\n--\n";
+    }
+    out
+}
+
+/// A count from the owner's view of the database.
+pub async fn count(owner_url: &str, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(owner_url)
+        .await
+        .expect("owner connection");
+    let rows: Vec<N> = diesel::sql_query(sql).load(&mut conn).await.expect("count");
+    rows[0].n
+}
