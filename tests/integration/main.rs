@@ -9,6 +9,7 @@ mod demo;
 mod health;
 mod identity;
 mod ingest;
+mod ingest_property;
 mod ingest_support;
 mod migrations;
 mod readme;
