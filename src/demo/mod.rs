@@ -98,8 +98,10 @@ pub async fn fill(url: &str, learners: usize, seed: u64) -> Result<String> {
 
 fn usage() -> String {
     format!(
-        "organization {DEMO_ORG} (Northwind Learning)\norg admin    {DEMO_ADMIN}\n\
-         token:       stride token --sub {DEMO_ADMIN} --org {DEMO_ORG} --role org_admin"
+        "organization {DEMO_ORG} (Northwind Learning)\norg admin    {DEMO_ADMIN} (also a learner)\n\
+         a course     {} (SQL for Analysts)\n\
+         token:       stride token --sub {DEMO_ADMIN} --org {DEMO_ORG} --role org_admin",
+        plan::course_id("SQL for Analysts")
     )
 }
 

@@ -187,6 +187,11 @@ impl DemoPlan {
 }
 
 /// A stable id for a named demo object.
+/// The id of a demo course, by name (stable across runs).
+pub fn course_id(name: &str) -> Uuid {
+    id("course", name)
+}
+
 fn id(kind: &str, name: &str) -> Uuid {
     Uuid::new_v5(&DEMO_ORG, format!("{kind}:{name}").as_bytes())
 }

@@ -5,7 +5,9 @@
 
 use std::process::{Command, Output};
 
-use stride::auth::Role;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use stride::auth::{Role, Scope};
+use uuid::Uuid;
 
 use crate::harness::TestServer;
 
@@ -108,7 +110,7 @@ async fn grpcurl_walkthrough_works_as_documented() {
 
     let out = grpcurl(vec![
         "-plaintext".into(),
-        addr,
+        addr.clone(),
         "stride.identity.v1.IdentityService/WhoAmI".into(),
     ])
     .await;
@@ -117,5 +119,78 @@ async fn grpcurl_walkthrough_works_as_documented() {
         text(&out).contains("Unauthenticated"),
         "said: {}",
         text(&out)
+    );
+
+    publishing_events_works_as_documented(&server, &addr, user, org).await;
+}
+
+/// The README's PublishEvent (twice: accepted, then duplicate) and its
+/// two-event PublishEvents stream (accepted, then invalid).
+async fn publishing_events_works_as_documented(
+    server: &TestServer,
+    addr: &str,
+    user: Uuid,
+    org: Uuid,
+) {
+    let course = Uuid::new_v4();
+    let mut conn = AsyncPgConnection::establish(&server.db_url)
+        .await
+        .expect("owner");
+    diesel::sql_query(format!(
+        "INSERT INTO courses (id, organization_id, name) VALUES ('{course}', '{org}', 'SQL for Analysts')"
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("course");
+    let svc = server.org_service_token("lms", org, &[Scope::EventsWrite]);
+    let call = |body: String, method: &str| {
+        vec![
+            "-plaintext".into(),
+            "-H".into(),
+            format!("authorization: Bearer {svc}"),
+            "-d".into(),
+            body,
+            addr.to_string(),
+            format!("stride.events.v1.EventService/{method}"),
+        ]
+    };
+    let one = format!(
+        r#"{{"event": {{
+    "event_id": "lms-42", "occurred_at": "2026-11-20T10:00:00Z",
+    "user_id": "{user}",
+    "course_completed": {{"course_id": "{course}"}}}}}}"#
+    );
+    let out = grpcurl(call(one.clone(), "PublishEvent")).await;
+    assert!(out.status.success(), "PublishEvent failed: {}", text(&out));
+    assert!(
+        text(&out).contains("EVENT_STATUS_ACCEPTED"),
+        "said: {}",
+        text(&out)
+    );
+    let out = grpcurl(call(one, "PublishEvent")).await;
+    assert!(
+        text(&out).contains("EVENT_STATUS_DUPLICATE"),
+        "said: {}",
+        text(&out)
+    );
+
+    let stream = format!(
+        r#"
+  {{"event": {{"event_id": "lms-43", "occurred_at": "2026-11-20T11:00:00Z",
+             "user_id": "{user}", "login": {{}}}}}}
+  {{"event": {{"event_id": "lms-44", "occurred_at": "2026-11-20T11:05:00Z",
+             "user_id": "{user}",
+             "assessment_graded": {{"course_id": "{course}",
+                                   "assessment_id": "final", "score": 120}}}}}}"#
+    );
+    let out = grpcurl(call(stream, "PublishEvents")).await;
+    assert!(out.status.success(), "PublishEvents failed: {}", text(&out));
+    let said = text(&out);
+    let accepted = said.find("EVENT_STATUS_ACCEPTED").expect("first accepted");
+    let invalid = said.find("EVENT_STATUS_INVALID").expect("second invalid");
+    assert!(accepted < invalid, "results in order: {said}");
+    assert!(
+        said.contains("assessment_graded.score"),
+        "the field is named: {said}"
     );
 }
