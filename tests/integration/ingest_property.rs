@@ -60,12 +60,12 @@ fn any_order_duplicates_and_batching_derive_the_in_order_state() {
             .expect("connect")
     };
     // (owner of reference, owner of subject, runtime role on each)
-    let conns = RefCell::new((
+    let conns = RefCell::new(Some((
         connect(&reference.url),
         connect(&subject.url),
         connect(&reference.app_url),
         connect(&subject.app_url),
-    ));
+    )));
 
     let config = ProptestConfig {
         cases: 24,
@@ -94,7 +94,9 @@ fn any_order_duplicates_and_batching_derive_the_in_order_state() {
         let delivery: Vec<pb::Event> = delivery.into_iter().map(|(_, e)| e).collect();
 
         let (expected, actual, accepted) = rt.block_on(async {
-            let (owner_ref, owner_sub, app_ref, app_sub) = &mut *conns.borrow_mut();
+            // Taken out of the cell for the case (no borrow across awaits).
+            let mut taken = conns.borrow_mut().take().expect("connections");
+            let (owner_ref, owner_sub, app_ref, app_sub) = &mut taken;
             reset(owner_ref).await;
             reset(owner_sub).await;
             for event in &events {
@@ -113,7 +115,9 @@ fn any_order_duplicates_and_batching_derive_the_in_order_state() {
                 rest = later;
                 batch += 1;
             }
-            (derived_state(&reference.url).await, derived_state(&subject.url).await, accepted)
+            let states = (derived_state(&reference.url).await, derived_state(&subject.url).await, accepted);
+            *conns.borrow_mut() = Some(taken);
+            states
         });
         prop_assert_eq!(accepted, n, "each event accepted exactly once");
         prop_assert_eq!(actual, expected);
