@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench --bench ingest` (needs the PostgreSQL server binaries,
 //! pgbench included). Knobs: STRIDE_BENCH_EVENTS (stream events per run,
-//! default 40000), STRIDE_BENCH_UNARY (unary events, default 4000),
+//! default 40000), STRIDE_BENCH_UNARY (unary events per run, default 2000),
 //! STRIDE_BENCH_SECONDS (pgbench duration, default 15).
 
 use std::path::PathBuf;
@@ -108,7 +108,7 @@ async fn run(pg: &EmbeddedPostgres, opts: &EmbeddedOptions) -> Result<()> {
         .await?;
 
     let total = env_or("STRIDE_BENCH_EVENTS", 40_000);
-    let unary = env_or("STRIDE_BENCH_UNARY", 4_000);
+    let unary = env_or("STRIDE_BENCH_UNARY", 2_000);
     let seconds = env_or("STRIDE_BENCH_SECONDS", 15);
     println!(
         "ingest benchmark: {USERS} learners, lesson_completed events, batches of {BATCH}, 2 cores"
@@ -121,8 +121,10 @@ async fn run(pg: &EmbeddedPostgres, opts: &EmbeddedOptions) -> Result<()> {
         println!("stream  {streams} stream(s): {rate:>9.0} events/s ({total} events)");
         figures.push((streams, rate));
     }
-    let rate = unary_rate(&channel, &token, 16, unary, &mut next_id).await?;
-    println!("unary   16 in flight: {rate:>9.0} events/s ({unary} calls)");
+    for in_flight in [1, 16] {
+        let rate = unary_rate(&channel, &token, in_flight, unary, &mut next_id).await?;
+        println!("unary   {in_flight:>2} in flight: {rate:>9.0} events/s ({unary} calls)");
+    }
 
     let script = dir_file(opts, "batch.sql");
     std::fs::write(&script, pgbench_script())?;
