@@ -313,3 +313,114 @@ async fn run_stream(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Info {
+        message: &'static str,
+        constraint: Option<&'static str>,
+    }
+
+    impl diesel::result::DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.message
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            self.constraint
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn db_error(
+        kind: DatabaseErrorKind,
+        message: &'static str,
+        constraint: Option<&'static str>,
+    ) -> Failure {
+        Failure::from(DieselError::DatabaseError(
+            kind,
+            Box::new(Info {
+                message,
+                constraint,
+            }),
+        ))
+    }
+
+    #[test]
+    fn deadlocks_and_serialization_failures_are_retried() {
+        assert!(matches!(
+            db_error(DatabaseErrorKind::Unknown, "deadlock detected", None),
+            Failure::Transient(_)
+        ));
+        assert!(matches!(
+            db_error(
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize",
+                None
+            ),
+            Failure::Transient(_)
+        ));
+    }
+
+    #[test]
+    fn a_lost_or_restarting_database_is_unavailable() {
+        for message in [
+            "terminating connection due to administrator command",
+            "the database system is shutting down",
+            "the database system is starting up",
+        ] {
+            assert!(matches!(
+                db_error(DatabaseErrorKind::Unknown, message, None),
+                Failure::Unavailable(_)
+            ));
+        }
+        assert!(matches!(
+            db_error(
+                DatabaseErrorKind::ClosedConnection,
+                "connection closed",
+                None
+            ),
+            Failure::Unavailable(_)
+        ));
+        assert!(matches!(
+            Failure::from(DieselError::BrokenTransactionManager),
+            Failure::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn constraint_violations_name_the_constraint_for_isolation() {
+        match db_error(
+            DatabaseErrorKind::CheckViolation,
+            "new row violates check constraint",
+            Some("learning_events_local_date"),
+        ) {
+            Failure::Refused(name) => assert_eq!(name, "learning_events_local_date"),
+            other => panic!("expected Refused, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_errors_are_internal_and_do_not_reach_the_caller() {
+        let failure = db_error(DatabaseErrorKind::Unknown, "division by zero", None);
+        assert!(matches!(failure, Failure::Internal(_)));
+        let status = Status::from(ApiError::from(failure));
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(!status.message().contains("division"));
+    }
+}
