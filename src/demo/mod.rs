@@ -4,10 +4,10 @@
 //! The plan is simulated in [`plan`] (pure, deterministic per seed) and
 //! written here in one transaction: all of it or nothing.
 //!
-//! Events are written with the state derived from them (enrollment progress,
-//! assessments, skills, daily activity). Gamification state (points, levels,
-//! streaks, achievements) is not derived here: it comes from the ingestion
-//! pipeline and `rules recompute` once those exist.
+//! Events go through the ingestion pipeline (`db::ingest`), so the state
+//! derived from them (enrollments, assessments, skills, daily activity, and
+//! later gamification) follows the same rules as events sent by upstream
+//! services.
 
 pub mod plan;
 
@@ -16,25 +16,24 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+use crate::db::ingest::{self, Outcome};
 use crate::db::models::{
-    assessment::NewAssessment,
     course::{NewCourse, NewCourseSkill, NewLesson},
-    daily_activity::NewDailyActivity,
     department::NewDepartment,
-    enrollment::NewEnrollment,
-    learning_event::{NewEventReceipt, NewLearningEvent, payload_hash},
     learning_path::{NewLearningPath, NewLearningPathCourse},
     organization::NewOrganization,
     skill::{NewJobRoleSkill, NewOrgPrioritySkill, NewSkill, NewSkillPrerequisite},
     user::{NewUser, NewUserRole},
-    user_skill::NewUserSkill,
 };
 use crate::db::schema;
+use crate::domain::events::validate;
 use plan::{DEMO_ADMIN, DEMO_ORG, DemoPlan};
 
 /// Rows per INSERT: well under Postgres' 65,535 bind parameters for the
 /// widest table (learning_events, 11 columns).
 const CHUNK: usize = 2_000;
+/// Events per ingestion batch (the service's default stream batch).
+const INGEST_BATCH: usize = 500;
 
 /// Inserts `rows` into `table` in chunks and reports progress on stderr.
 macro_rules! insert_all {
@@ -288,107 +287,38 @@ async fn write_courses(conn: &mut AsyncPgConnection, plan: &DemoPlan) -> QueryRe
     Ok(())
 }
 
+/// Publishes the plan's events through the ingestion pipeline, in batches,
+/// inside the demo's transaction: the raw log, receipts and everything
+/// derived (enrollments, assessments, skills, daily activity) come out
+/// exactly as if upstream services had sent them.
 async fn write_activity(conn: &mut AsyncPgConnection, plan: &DemoPlan) -> QueryResult<()> {
-    use schema::*;
-
-    let enrollments_rows: Vec<_> = plan
-        .enrollments
-        .iter()
-        .map(|e| NewEnrollment {
-            id: e.id,
-            user_id: e.user_id,
-            course_id: e.course_id,
-            organization_id: e.org_id,
-            status: if e.completed_at.is_some() {
-                "completed"
-            } else {
-                "active"
-            },
-            progress_percent: e.progress_percent,
-            enrolled_at: e.enrolled_at,
-            last_progress_at: e.last_progress_at,
-            completed_at: e.completed_at,
-        })
-        .collect();
-    insert_all!(conn, enrollments::table, &enrollments_rows, "enrollments");
-
-    let receipts: Vec<_> = plan
-        .events
-        .iter()
-        .map(|e| NewEventReceipt {
-            organization_id: e.org_id,
-            event_id: &e.event_id,
-            payload_hash: payload_hash(&e.payload),
-            kind: e.kind,
-            user_id: Some(e.user_id),
-            occurred_at: e.occurred_at,
-        })
-        .collect();
-    insert_all!(conn, event_receipts::table, &receipts, "receipts");
-    let events: Vec<_> = plan
-        .events
-        .iter()
-        .map(|e| NewLearningEvent {
-            organization_id: e.org_id,
-            event_id: &e.event_id,
-            user_id: e.user_id,
-            kind: e.kind,
-            occurred_at: e.occurred_at,
-            local_date: e.local_date,
-            is_learning_activity: e.is_learning_activity(),
-            course_id: e.course_id,
-            lesson_id: e.lesson_id,
-            skill_id: e.skill_id,
-            payload: &e.payload,
-        })
-        .collect();
-    insert_all!(conn, learning_events::table, &events, "events");
-
-    let graded: Vec<_> = plan
-        .assessments
-        .iter()
-        .map(|a| NewAssessment {
-            organization_id: a.org_id,
-            user_id: a.user_id,
-            course_id: Some(a.course_id),
-            assessment_ref: &a.assessment_ref,
-            score: a.score,
-            graded_at: a.graded_at,
-            source_event_id: &a.source_event_id,
-        })
-        .collect();
-    insert_all!(conn, assessments::table, &graded, "assessments");
-    let skills_held: Vec<_> = plan
-        .user_skills
-        .iter()
-        .map(|s| NewUserSkill {
-            user_id: s.user_id,
-            skill_id: s.skill_id,
-            organization_id: s.org_id,
-            mastery_level: s.mastery,
-            acquired_at: s.acquired_at,
-            mastered_at: s.mastered_at,
-            last_assessed_at: s.last_assessed_at,
-        })
-        .collect();
-    insert_all!(conn, user_skills::table, &skills_held, "user skills");
-    let days: Vec<_> = plan
-        .daily
-        .iter()
-        .filter_map(|((user_id, local_date), d)| {
-            Some(NewDailyActivity {
-                user_id: *user_id,
-                local_date: *local_date,
-                organization_id: d.org_id,
-                first_activity_at: d.first_activity_at?,
-                last_activity_at: d.last_activity_at?,
-                learning_activities: d.learning_activities,
-                lessons_completed: d.lessons_completed,
-                logins: d.logins,
-                session_seconds: d.session_seconds,
-            })
-        })
-        .collect();
-    insert_all!(conn, daily_activity::table, &days, "daily activity");
+    let now = Utc::now();
+    let total = plan.events.len();
+    let mut done = 0;
+    for chunk in plan.events.chunks(INGEST_BATCH) {
+        let checked: Vec<_> = chunk
+            .iter()
+            .map(|e| validate(&plan::to_proto(e), now))
+            .collect();
+        let outcomes = ingest::apply(conn, None, &checked).await?;
+        if let Some((event, outcome)) = chunk
+            .iter()
+            .zip(&outcomes)
+            .find(|(_, o)| **o != Outcome::Accepted)
+        {
+            // A plan the rules refuse is a bug in the simulation: fail loudly
+            // (the transaction rolls back) rather than write partial data.
+            return Err(diesel::result::Error::QueryBuilderError(
+                format!(
+                    "demo event {} was not accepted: {outcome:?}",
+                    event.event_id
+                )
+                .into(),
+            ));
+        }
+        done += chunk.len();
+        eprint!("\r  {:<14} {:>7}/{}", "events", done, total);
+    }
+    eprintln!("\r  {:<14} {:>7} ingested", "events", total);
     Ok(())
 }

@@ -279,13 +279,15 @@ async fn platform_admins_issue_service_tokens_scoped_to_their_scopes() {
     assert_eq!(me.scopes, vec!["events:write".to_string()]);
     assert_eq!(me.organization_id, org.to_string());
 
-    // The service passes the events policy (the handler itself is not written yet).
+    // The service passes the events policy: the handler itself refuses the
+    // empty request.
     let mut events = EventServiceClient::new(server.channel());
     let err = events
         .publish_event(authed(PublishEventRequest::default(), &issued.token))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented);
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("event"), "{}", err.message());
 
     let bad = identity
         .issue_service_token(authed(
