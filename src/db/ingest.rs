@@ -56,11 +56,13 @@ pub async fn apply(
     let valid: Vec<&ValidEvent> = events.iter().filter_map(|e| e.as_ref().ok()).collect();
     let catalog = load_catalog(conn, &Mentioned::of(valid.iter().copied())).await?;
 
-    // Each event: refused, or a candidate keyed by its receipt. A second
-    // event with a candidate's key in the same batch is judged against it.
+    // Each event: refused, a candidate keyed by its receipt, or a repeat of
+    // a candidate's key in the same batch (judged once the stored payload
+    // of that key is known).
     let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
     let mut candidates: Vec<Candidate<'_>> = Vec::new();
-    let mut first_of_key: HashMap<(Uuid, &str), usize> = HashMap::new();
+    let mut repeats: Vec<(usize, ReceiptKey, Vec<u8>)> = Vec::new();
+    let mut first_of_key: HashSet<(Uuid, &str)> = HashSet::new();
     for (index, event) in events.iter().enumerate() {
         let event = match event {
             Ok(event) => event,
@@ -78,16 +80,10 @@ pub async fn apply(
         };
         let org = placement.organization_id;
         let fingerprint = event.fingerprint();
-        if let Some(&first) = first_of_key.get(&(org, event.event_id.as_str())) {
-            let same = candidates[first].fingerprint == fingerprint;
-            outcomes[index] = Some(if same {
-                Outcome::Duplicate
-            } else {
-                Outcome::Conflict
-            });
+        if !first_of_key.insert((org, event.event_id.as_str())) {
+            repeats.push((index, (org, event.event_id.clone()), fingerprint));
             continue;
         }
-        first_of_key.insert((org, event.event_id.as_str()), candidates.len());
         candidates.push(Candidate {
             index,
             event,
@@ -98,19 +94,29 @@ pub async fn apply(
     }
 
     let fresh = insert_receipts(conn, &candidates).await?;
-    let earlier = stored_fingerprints(conn, &candidates, &fresh).await?;
+    let mut stored = stored_fingerprints(conn, &candidates, &fresh).await?;
     let mut accepted = Vec::with_capacity(fresh.len());
     for candidate in &candidates {
         let key = (candidate.organization_id, candidate.event.event_id.clone());
         let outcome = if fresh.contains(&key) {
             accepted.push(candidate);
+            stored.insert(key, candidate.fingerprint.clone());
             Outcome::Accepted
-        } else if earlier.get(&key) == Some(&candidate.fingerprint) {
+        } else if stored.get(&key) == Some(&candidate.fingerprint) {
             Outcome::Duplicate
         } else {
             Outcome::Conflict
         };
         outcomes[candidate.index] = Some(outcome);
+    }
+    // A repeat is a duplicate of whatever is stored under its key now.
+    for (index, key, fingerprint) in repeats {
+        let same = stored.get(&key) == Some(&fingerprint);
+        outcomes[index] = Some(if same {
+            Outcome::Duplicate
+        } else {
+            Outcome::Conflict
+        });
     }
 
     if !accepted.is_empty() {

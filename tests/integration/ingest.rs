@@ -288,6 +288,17 @@ async fn a_stream_answers_every_event_in_order_and_bad_ones_do_not_fail_the_batc
     )
     .await;
     assert!(again.iter().all(|r| status(r) == Duplicate));
+    // Repeats inside a batch are judged against what is stored, not
+    // against each other: a changed "a" twice is two conflicts.
+    let changed_a = completed(&fx, "a", 0, 2);
+    let mixed = publish_all(
+        &mut client,
+        &token,
+        vec![changed_a.clone(), changed_a, completed(&fx, "a", 0, 0)],
+    )
+    .await;
+    let statuses: Vec<_> = mixed.iter().map(status).collect();
+    assert_eq!(statuses, [Conflict, Conflict, Duplicate]);
     assert_eq!(derived_state(&server.db_url).await, before);
 
     let db = &server.db_url;
