@@ -3,6 +3,7 @@
 pub mod access;
 pub mod derive;
 pub mod events;
+pub mod gamification;
 pub mod references;
 pub mod violation;
 

@@ -1,0 +1,4 @@
+//! Gamification rules (SPEC "Gamification"), pure: levels, the daily cap.
+
+pub mod cap;
+pub mod levels;
