@@ -6,5 +6,6 @@ pub mod events;
 pub mod gamification;
 pub mod references;
 pub mod violation;
+pub mod xapi;
 
 pub use violation::FieldViolation;

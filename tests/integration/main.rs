@@ -4,6 +4,7 @@
 mod harness;
 
 mod auth;
+mod catalog;
 mod cli;
 mod demo;
 mod health;
@@ -17,3 +18,4 @@ mod reflection;
 mod rls;
 mod schema;
 mod sessions;
+mod xapi;

@@ -1,7 +1,9 @@
 //! `stride.events.v1.EventService`.
 
+pub mod catalog;
 pub mod ingest;
 mod service;
+mod xapi;
 
 pub use ingest::Ingestion;
 pub use service::EventApi;

@@ -97,3 +97,31 @@ impl Organization {
             .await
     }
 }
+
+impl Organization {
+    /// `(id, time_zone)` of the visible organizations among `ids`.
+    pub async fn zones(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+    ) -> QueryResult<Vec<(Uuid, String)>> {
+        organizations::table
+            .filter(organizations::id.eq_any(ids))
+            .select((organizations::id, organizations::time_zone))
+            .load(conn)
+            .await
+    }
+}
+
+/// The names among `names` that are valid IANA zones (the `time_zones`
+/// reference table).
+pub async fn known_time_zones(
+    conn: &mut AsyncPgConnection,
+    names: &[&str],
+) -> QueryResult<Vec<String>> {
+    use crate::db::schema::time_zones;
+    time_zones::table
+        .filter(time_zones::name.eq_any(names))
+        .select(time_zones::name)
+        .load(conn)
+        .await
+}

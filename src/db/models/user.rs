@@ -207,3 +207,79 @@ impl User {
         .map(|n| n > 0)
     }
 }
+
+/// Roles the catalogue manages; admin roles are granted through
+/// IdentityService and never touched by an upsert.
+pub const CATALOG_ROLES: [&str; 2] = ["learner", "trainer"];
+
+/// The account holding an email address, whichever organization it is in.
+#[derive(Debug, QueryableByName)]
+pub struct EmailHolder {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub email: String,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+}
+
+impl User {
+    /// Catalogue upsert by id (see `api::events::catalog`): the profile
+    /// columns follow the row given; `organization_id`, the password, the
+    /// avatar and the active flag are never changed by it, and a stored row
+    /// of another organization is left alone. Returns `(id, inserted)` of
+    /// the rows inserted or changed.
+    pub async fn upsert_catalog(
+        conn: &mut AsyncPgConnection,
+        rows: &[NewUser<'_>],
+    ) -> QueryResult<Vec<(Uuid, bool)>> {
+        super::catalog_upsert!(conn, users, rows,
+            key: users::id,
+            guard: users::organization_id.eq(excluded(users::organization_id)),
+            set: [email, full_name, time_zone, department_id, team_id, job_role],
+            returning: users::id)
+    }
+
+    /// Who holds each of `emails` (case-insensitively), across every
+    /// organization: the addresses are unique platform-wide, and row-level
+    /// security would hide the holders outside the caller's organization.
+    /// Uses the login lookup (`stride_auth_user`, SECURITY DEFINER) and
+    /// reads nothing from it but the account id.
+    pub async fn email_holders(
+        conn: &mut AsyncPgConnection,
+        emails: &[String],
+    ) -> QueryResult<Vec<EmailHolder>> {
+        diesel::sql_query(
+            "SELECT e.email, a.id FROM unnest($1::text[]) AS e(email) \
+             CROSS JOIN LATERAL stride_auth_user(e.email) AS a",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(emails)
+        .load(conn)
+        .await
+    }
+
+    /// Grants each (user, role) of `rows` (no-op where held).
+    pub async fn grant_all(
+        conn: &mut AsyncPgConnection,
+        rows: &[NewUserRole<'_>],
+    ) -> QueryResult<usize> {
+        diesel::insert_into(user_roles::table)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await
+    }
+
+    /// Revokes `role` from each of `ids`.
+    pub async fn revoke_all(
+        conn: &mut AsyncPgConnection,
+        role: &str,
+        ids: &[Uuid],
+    ) -> QueryResult<usize> {
+        diesel::delete(
+            user_roles::table
+                .filter(user_roles::role.eq(role))
+                .filter(user_roles::user_id.eq_any(ids)),
+        )
+        .execute(conn)
+        .await
+    }
+}
