@@ -122,6 +122,7 @@ async fn grpcurl_walkthrough_works_as_documented() {
     );
 
     publishing_events_works_as_documented(&server, &addr, user, org).await;
+    catalogue_and_xapi_work_as_documented(&server, &addr, user, org).await;
 }
 
 /// The README's PublishEvent (twice: accepted, then duplicate) and its
@@ -193,4 +194,58 @@ async fn publishing_events_works_as_documented(
         said.contains("assessment_graded.score"),
         "the field is named: {said}"
     );
+}
+
+/// The README's UpsertCourses (inserted, then unchanged) and its xAPI import
+/// of a course completion (accepted, then duplicate).
+async fn catalogue_and_xapi_work_as_documented(
+    server: &TestServer,
+    addr: &str,
+    user: Uuid,
+    org: Uuid,
+) {
+    let course = "0e1d2c3b-4a59-4687-9a0b-1c2d3e4f5a6b";
+    let call = |token: &str, body: &str, method: &str| {
+        vec![
+            "-plaintext".into(),
+            "-H".into(),
+            format!("authorization: Bearer {token}"),
+            "-d".into(),
+            body.to_string(),
+            addr.to_string(),
+            format!("stride.events.v1.EventService/{method}"),
+        ]
+    };
+    let cat = server.org_service_token("catalog", org, &[Scope::CatalogWrite]);
+    let upsert = format!(
+        r#"{{"courses": [{{
+    "id": "{course}", "name": "Window Functions",
+    "expected_lessons": 8}}]}}"#
+    );
+    let out = grpcurl(call(&cat, &upsert, "UpsertCourses")).await;
+    assert!(out.status.success(), "UpsertCourses failed: {}", text(&out));
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON reply");
+    assert_eq!(reply["summary"]["inserted"], 1, "{reply}");
+    let out = grpcurl(call(&cat, &upsert, "UpsertCourses")).await;
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON reply");
+    assert_eq!(reply["summary"]["unchanged"], 1, "{reply}");
+
+    let svc = server.org_service_token("lms", org, &[Scope::EventsWrite]);
+    let statement = format!(
+        r#"{{"statements": [{{
+    "id": "8c5e3a4d-2f1b-4c6e-9d7a-0b1c2d3e4f5a",
+    "actor": {{"account": {{"homePage": "https://lms.example",
+                          "name": "{user}"}}}},
+    "verb": {{"id": "http://adlnet.gov/expapi/verbs/completed"}},
+    "object": {{"id": "https://lms.example/course/{course}",
+               "definition": {{"type": "http://adlnet.gov/expapi/activities/course"}}}},
+    "timestamp": "2026-11-20T12:00:00Z"}}]}}"#
+    );
+    for expected in ["XAPI_OUTCOME_ACCEPTED", "XAPI_OUTCOME_DUPLICATE"] {
+        let out = grpcurl(call(&svc, &statement, "ImportXapiStatements")).await;
+        assert!(out.status.success(), "import failed: {}", text(&out));
+        let said = text(&out);
+        assert!(said.contains(expected), "expected {expected}: {said}");
+        assert!(said.contains("course_completed"), "mapped kind: {said}");
+    }
 }
