@@ -14,6 +14,7 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::gamification::{self, BatchEvent, Paid};
 use crate::db::models::learning_event::{NewEventReceipt, NewLearningEvent};
 use crate::db::schema::{
     assessments, daily_activity, enrollments, event_receipts, learning_events, learning_paths,
@@ -38,7 +39,8 @@ diesel::define_sql_function! {
 /// What became of one event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Accepted,
+    /// Stored and applied, with what it paid.
+    Accepted(Paid),
     Duplicate,
     Conflict,
     Invalid(Vec<FieldViolation>),
@@ -89,6 +91,7 @@ pub async fn apply(
             event,
             organization_id: org,
             local_date: event.local_date(placement.zone),
+            zone: placement.zone,
             fingerprint,
         });
     }
@@ -101,7 +104,7 @@ pub async fn apply(
         let outcome = if fresh.contains(&key) {
             accepted.push(candidate);
             stored.insert(key, candidate.fingerprint.clone());
-            Outcome::Accepted
+            Outcome::Accepted(Paid::default())
         } else if stored.get(&key) == Some(&candidate.fingerprint) {
             Outcome::Duplicate
         } else {
@@ -130,6 +133,20 @@ pub async fn apply(
         upsert_days(conn, &derived).await?;
         upsert_enrollments(conn, &derived).await?;
         upsert_skills(conn, &derived).await?;
+        // Awards last: they read the state the merges above produced.
+        let batch: Vec<BatchEvent<'_>> = accepted
+            .iter()
+            .map(|c| BatchEvent {
+                event: c.event,
+                organization_id: c.organization_id,
+                local_date: c.local_date,
+                zone: c.zone,
+            })
+            .collect();
+        let paid = gamification::award(conn, &batch).await?;
+        for (candidate, paid) in accepted.iter().zip(paid) {
+            outcomes[candidate.index] = Some(Outcome::Accepted(paid));
+        }
     }
     Ok(outcomes
         .into_iter()
@@ -143,6 +160,8 @@ struct Candidate<'a> {
     event: &'a ValidEvent,
     organization_id: Uuid,
     local_date: NaiveDate,
+    /// The person's time zone.
+    zone: chrono_tz::Tz,
     fingerprint: Vec<u8>,
 }
 

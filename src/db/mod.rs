@@ -6,6 +6,7 @@
 pub mod schema;
 
 pub mod auth;
+pub mod gamification;
 pub mod ingest;
 pub mod models;
 pub mod tenant;

@@ -170,8 +170,22 @@ pub async fn derived_state(owner_url: &str) -> String {
         .expect("owner connection");
     let tables = [
         "SELECT user_id, local_date, organization_id, first_activity_at, last_activity_at, first_learning_at, \
-                learning_activities, lessons_completed, logins, session_seconds \
+                learning_activities, lessons_completed, logins, session_seconds, points_awarded, points_capped \
            FROM daily_activity ORDER BY user_id, local_date",
+        // Gamification: the ledger (without ids and the reporting event,
+        // which depend on arrival order), totals, streaks, freezes, and
+        // which achievements were earned (not when: the arrival that
+        // completed a criterion).
+        "SELECT user_id, rule_id, rule_version, source_key, course_id, occurred_at, local_date, \
+                points_awarded, points_capped \
+           FROM point_transactions ORDER BY user_id, source_key, rule_id",
+        "SELECT user_id, total_points, capped_points, total_reached_at, level, current_streak, longest_streak, \
+                last_active_date, freezes_held, courses_completed, lessons_completed, skills_acquired, \
+                paths_completed, domains_mastered, peers_helped, week_start, week_points, week_reached_at, \
+                month_start, month_points, month_reached_at, on_board \
+           FROM user_points ORDER BY user_id",
+        "SELECT user_id, kind, local_date, source_key FROM streak_freeze_events ORDER BY user_id, kind, local_date, source_key",
+        "SELECT user_id, achievement_id FROM user_achievements ORDER BY user_id, achievement_id",
         "SELECT id, user_id, course_id, status, progress_percent, enrolled_at, last_progress_at, completed_at \
            FROM enrollments ORDER BY user_id, course_id",
         "SELECT user_id, skill_id, mastery_level, acquired_at, mastered_at, last_assessed_at \

@@ -196,8 +196,12 @@ async fn apply_once(
 
 /// The wire form of an outcome.
 pub fn result(index: u64, event_id: &str, outcome: Outcome) -> pb::EventResult {
+    let paid = match &outcome {
+        Outcome::Accepted(paid) => *paid,
+        _ => Default::default(),
+    };
     let (status, violations) = match outcome {
-        Outcome::Accepted => (pb::EventStatus::Accepted, Vec::new()),
+        Outcome::Accepted(_) => (pb::EventStatus::Accepted, Vec::new()),
         Outcome::Duplicate => (pb::EventStatus::Duplicate, Vec::new()),
         Outcome::Conflict => (pb::EventStatus::Conflict, Vec::new()),
         Outcome::Invalid(v) => (pb::EventStatus::Invalid, v),
@@ -213,8 +217,8 @@ pub fn result(index: u64, event_id: &str, outcome: Outcome) -> pb::EventResult {
                 description: v.description,
             })
             .collect(),
-        points_awarded: 0,
-        points_capped: 0,
+        points_awarded: paid.awarded,
+        points_capped: paid.capped,
     }
 }
 

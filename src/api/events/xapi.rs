@@ -198,7 +198,7 @@ fn accepted_or_not(
     outcome: Outcome,
 ) -> pb::XapiResult {
     let (outcome, violations) = match outcome {
-        Outcome::Accepted => (pb::XapiOutcome::Accepted, Vec::new()),
+        Outcome::Accepted(_) => (pb::XapiOutcome::Accepted, Vec::new()),
         Outcome::Duplicate => (pb::XapiOutcome::Duplicate, Vec::new()),
         Outcome::Conflict => (pb::XapiOutcome::Conflict, Vec::new()),
         Outcome::Invalid(v) => (pb::XapiOutcome::Invalid, v),

@@ -20,9 +20,35 @@ pub fn apply_cap(points: i32, paid_today: i32, cap: i32) -> Award {
     }
 }
 
+/// Splits a day's awards, given in `occurred_at` order (SPEC: the cap
+/// applies in that order; the award that crosses it is split).
+pub fn split_day(points: &[i32], cap: i32) -> Vec<Award> {
+    let mut paid = 0;
+    points
+        .iter()
+        .map(|p| {
+            let award = apply_cap(*p, paid, cap);
+            paid += award.awarded;
+            award
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_is_capped_in_order_and_the_crossing_award_is_split() {
+        let awards = split_day(&[400, 500, 100, 100, 10], 1000);
+        let awarded: Vec<i32> = awards.iter().map(|a| a.awarded).collect();
+        let capped: Vec<i32> = awards.iter().map(|a| a.capped).collect();
+        assert_eq!(awarded, [400, 500, 100, 0, 0]);
+        assert_eq!(capped, [0, 0, 0, 100, 10]);
+        let crossing = split_day(&[990, 100, 5], 1000);
+        assert_eq!(crossing[1], Award { awarded: 10, capped: 90 });
+        assert_eq!(crossing[2], Award { awarded: 0, capped: 5 });
+    }
 
     #[test]
     fn under_the_cap_everything_counts() {

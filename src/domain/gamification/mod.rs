@@ -1,4 +1,9 @@
-//! Gamification rules (SPEC "Gamification"), pure: levels, the daily cap.
+//! Gamification rules (SPEC "Gamification"), pure: levels, the daily cap,
+//! the ledger's day split, streaks, periods and achievement criteria.
 
+pub mod achievements;
 pub mod cap;
+pub mod ledger;
 pub mod levels;
+pub mod periods;
+pub mod streaks;

@@ -1,0 +1,177 @@
+//! The ledger as the rules see it: awards with their rule amount (`base`)
+//! and their split under the daily cap. Re-applying the cap to a whole day
+//! in `occurred_at` order after every change is what makes a late event
+//! give the split an in-order replay gives.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::cap::split_day;
+
+/// Source keys of awards that are paid once per thing (not per event),
+/// at the earliest time the thing happened.
+pub fn course_key(course: Uuid) -> String {
+    format!("course:{course}")
+}
+pub fn skill_key(skill: Uuid) -> String {
+    format!("skill:{skill}")
+}
+pub fn streak_day_key(day: NaiveDate) -> String {
+    format!("streak:{day}")
+}
+pub fn milestone_key(days: u32) -> String {
+    format!("streak_milestone:{days}")
+}
+pub fn milestone_rule(days: u32) -> String {
+    format!("streak_milestone_{days}")
+}
+
+/// A ledger row: as stored (`stored` is `Some`) and as it should be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub rule_id: String,
+    pub rule_version: i32,
+    pub source_key: String,
+    pub course_id: Option<Uuid>,
+    pub occurred_at: DateTime<Utc>,
+    pub local_date: NaiveDate,
+    /// What the rule pays, before the cap.
+    pub base: i32,
+    pub awarded: i32,
+    pub capped: i32,
+    /// The event whose time the award carries, when known.
+    pub trigger: Option<String>,
+    /// The stored row this is, if any; `None` for a new award.
+    pub stored: Option<Stored>,
+    /// The award no longer holds (a milestone a recompute no longer finds).
+    pub removed: bool,
+}
+
+/// What the database holds of an entry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stored {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub local_date: NaiveDate,
+    pub awarded: i32,
+    pub capped: i32,
+}
+
+impl Entry {
+    /// Whether the row must be written (inserted, moved, re-split or
+    /// removed).
+    pub fn changed(&self) -> bool {
+        match &self.stored {
+            None => !self.removed,
+            Some(s) => {
+                self.removed
+                    || s.occurred_at != self.occurred_at
+                    || s.awarded != self.awarded
+                    || s.capped != self.capped
+            }
+        }
+    }
+
+    /// Points counted after the change minus before.
+    pub fn awarded_delta(&self) -> i64 {
+        let now = if self.removed { 0 } else { self.awarded };
+        i64::from(now) - i64::from(self.stored.map_or(0, |s| s.awarded))
+    }
+
+    pub fn capped_delta(&self) -> i64 {
+        let now = if self.removed { 0 } else { self.capped };
+        i64::from(now) - i64::from(self.stored.map_or(0, |s| s.capped))
+    }
+}
+
+/// Re-applies the daily cap to one person's day: `entries` are all of
+/// that day's awards (removed ones are skipped and pay nothing).
+pub fn recap_day(entries: &mut [&mut Entry], cap: i32) {
+    entries.sort_by(|a, b| {
+        (a.occurred_at, &a.rule_id, &a.source_key).cmp(&(b.occurred_at, &b.rule_id, &b.source_key))
+    });
+    let live: Vec<i32> = entries
+        .iter()
+        .filter(|e| !e.removed)
+        .map(|e| e.base)
+        .collect();
+    let mut awards = split_day(&live, cap).into_iter();
+    for entry in entries.iter_mut() {
+        if entry.removed {
+            entry.awarded = 0;
+            entry.capped = 0;
+        } else if let Some(award) = awards.next() {
+            entry.awarded = award.awarded;
+            entry.capped = award.capped;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &str, minute: u32, base: i32) -> Entry {
+        let at: DateTime<Utc> = format!("2026-11-20T10:{minute:02}:00Z").parse().unwrap();
+        Entry {
+            rule_id: "assessment_graded".into(),
+            rule_version: 1,
+            source_key: key.into(),
+            course_id: None,
+            occurred_at: at,
+            local_date: at.date_naive(),
+            base,
+            awarded: 0,
+            capped: 0,
+            trigger: None,
+            stored: None,
+            removed: false,
+        }
+    }
+
+    #[test]
+    fn a_late_earlier_award_takes_its_place_in_the_day() {
+        // Arrived: 10:30 (600), 10:40 (300); late: 10:10 (200).
+        let mut a = entry("a", 30, 600);
+        let mut b = entry("b", 40, 300);
+        let mut late = entry("late", 10, 200);
+        recap_day(&mut [&mut a, &mut b, &mut late], 1000);
+        assert_eq!((late.awarded, late.capped), (200, 0));
+        assert_eq!((a.awarded, a.capped), (600, 0));
+        assert_eq!((b.awarded, b.capped), (200, 100), "the crossing award is split");
+    }
+
+    #[test]
+    fn removed_entries_pay_nothing_and_free_the_room() {
+        let mut a = entry("a", 1, 900);
+        let mut gone = entry("gone", 2, 100);
+        gone.removed = true;
+        let mut c = entry("c", 3, 100);
+        recap_day(&mut [&mut a, &mut gone, &mut c], 1000);
+        assert_eq!((gone.awarded, c.awarded, c.capped), (0, 100, 0));
+    }
+
+    #[test]
+    fn deltas_and_changes_compare_with_what_is_stored() {
+        let mut e = entry("a", 1, 100);
+        e.awarded = 60;
+        e.capped = 40;
+        assert!(e.changed());
+        assert_eq!((e.awarded_delta(), e.capped_delta()), (60, 40));
+        e.stored = Some(Stored {
+            id: Uuid::nil(),
+            occurred_at: e.occurred_at,
+            local_date: e.local_date,
+            awarded: 100,
+            capped: 0,
+        });
+        assert!(e.changed());
+        assert_eq!((e.awarded_delta(), e.capped_delta()), (-40, 40));
+        e.awarded = 100;
+        e.capped = 0;
+        assert!(!e.changed());
+        e.removed = true;
+        assert!(e.changed());
+        assert_eq!(e.awarded_delta(), -100);
+    }
+}

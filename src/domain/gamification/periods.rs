@@ -1,0 +1,48 @@
+//! Leaderboard periods (SPEC): weeks start Monday 00:00 local, months on
+//! the 1st, in the organization's time zone.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+/// The Monday of the local week holding `at`.
+pub fn week_start(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
+    let local = at.with_timezone(&zone).date_naive();
+    local - chrono::Duration::days(i64::from(local.weekday().num_days_from_monday()))
+}
+
+/// The 1st of the local month holding `at`.
+pub fn month_start(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
+    let local = at.with_timezone(&zone).date_naive();
+    local.with_day(1).unwrap_or(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn weeks_start_on_local_monday() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
+        // Sunday 23:30 UTC is already Monday in Berlin and Tokyo.
+        let late_sunday = at("2026-11-29T23:30:00Z");
+        assert_eq!(week_start(late_sunday, chrono_tz::UTC).to_string(), "2026-11-23");
+        assert_eq!(week_start(late_sunday, berlin).to_string(), "2026-11-30");
+        assert_eq!(week_start(late_sunday, tokyo).to_string(), "2026-11-30");
+        let new_york: Tz = "America/New_York".parse().unwrap();
+        // Monday 03:00 UTC is still Sunday evening in New York.
+        assert_eq!(week_start(at("2026-11-30T03:00:00Z"), new_york).to_string(), "2026-11-23");
+    }
+
+    #[test]
+    fn months_start_on_the_local_first() {
+        let auckland: Tz = "Pacific/Auckland".parse().unwrap();
+        let end_of_november = at("2026-11-30T12:00:00Z");
+        assert_eq!(month_start(end_of_november, chrono_tz::UTC).to_string(), "2026-11-01");
+        assert_eq!(month_start(end_of_november, auckland).to_string(), "2026-12-01");
+    }
+}

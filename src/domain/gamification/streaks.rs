@@ -1,0 +1,277 @@
+//! Streaks (SPEC "Streak day"): consecutive local days with learning
+//! activity, replayed from the set of active days, so late and out-of-order
+//! events give the state of an in-order replay.
+//!
+//! Freezes: every 10th completed course earns one (lost when 3 are held);
+//! one is spent only when it bridges exactly one missed day between two
+//! active days. A bridged day keeps the streak but adds no length. A freeze
+//! earned on an active day is credited after that day's gap is judged: it
+//! cannot bridge the gap that ends on the day it was earned.
+
+use chrono::NaiveDate;
+
+/// Streak lengths that pay a one-time bonus (each once per person).
+pub const MILESTONES: [u32; 4] = [7, 30, 90, 365];
+/// Freezes a person can hold.
+pub const MAX_FREEZES: u8 = 3;
+/// Completed courses per freeze earned.
+pub const COURSES_PER_FREEZE: usize = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FreezeKind {
+    Earned,
+    Spent,
+    Lost,
+}
+
+impl FreezeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FreezeKind::Earned => "earned",
+            FreezeKind::Spent => "spent",
+            FreezeKind::Lost => "lost",
+        }
+    }
+}
+
+/// One freeze fact, as `streak_freeze_events` records it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FreezeFact {
+    pub kind: FreezeKind,
+    /// Earned/lost: the day of the completion; spent: the bridged day.
+    pub local_date: NaiveDate,
+    /// Earned/lost: the completion's key; spent: `bridge`.
+    pub source_key: String,
+}
+
+/// A milestone reached: its length and the day the streak reached it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Milestone {
+    pub days: u32,
+    pub local_date: NaiveDate,
+}
+
+/// A person's streak history, replayed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StreakState {
+    /// Length of the streak ending on `last_active`.
+    pub run: u32,
+    pub longest: u32,
+    pub last_active: Option<NaiveDate>,
+    pub freezes_held: u8,
+    pub freezes: Vec<FreezeFact>,
+    pub milestones: Vec<Milestone>,
+}
+
+impl StreakState {
+    /// The current streak on `today`: the run, if its last day is today or
+    /// yesterday (SPEC), else 0.
+    pub fn current(&self, today: NaiveDate) -> u32 {
+        match self.last_active {
+            Some(last) if last >= today.pred_opt().unwrap_or(today) && last <= today => self.run,
+            _ => 0,
+        }
+    }
+
+    /// The next milestone not yet reached; 0 when all are.
+    pub fn next_milestone(&self) -> u32 {
+        MILESTONES
+            .into_iter()
+            .find(|m| *m > self.longest)
+            .unwrap_or(0)
+    }
+}
+
+/// Replays `active_days` (any order, repeats allowed) with the course
+/// completions `(local date, key)` that earn freezes.
+pub fn replay(active_days: &[NaiveDate], completions: &[(NaiveDate, String)]) -> StreakState {
+    let mut days = active_days.to_vec();
+    days.sort_unstable();
+    days.dedup();
+    let mut completions = completions.to_vec();
+    completions.sort();
+    let earnings: Vec<(NaiveDate, String)> = completions
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| (i + 1) % COURSES_PER_FREEZE == 0)
+        .map(|(_, c)| c)
+        .collect();
+
+    let mut state = StreakState::default();
+    let mut next_earning = 0;
+    let mut credit_until = |state: &mut StreakState, last: NaiveDate, inclusive: bool| {
+        while let Some((date, key)) = earnings.get(next_earning) {
+            if *date > last || (!inclusive && *date == last) {
+                break;
+            }
+            let kind = if state.freezes_held < MAX_FREEZES {
+                state.freezes_held += 1;
+                FreezeKind::Earned
+            } else {
+                FreezeKind::Lost
+            };
+            state.freezes.push(FreezeFact {
+                kind,
+                local_date: *date,
+                source_key: key.clone(),
+            });
+            next_earning += 1;
+        }
+    };
+    for day in days {
+        credit_until(&mut state, day, false);
+        state.run = match state.last_active {
+            None => 1,
+            Some(prev) => match (day - prev).num_days() - 1 {
+                0 => state.run + 1,
+                1 if state.freezes_held > 0 => {
+                    state.freezes_held -= 1;
+                    state.freezes.push(FreezeFact {
+                        kind: FreezeKind::Spent,
+                        local_date: prev.succ_opt().unwrap_or(prev),
+                        source_key: "bridge".into(),
+                    });
+                    state.run + 1
+                }
+                _ => 1,
+            },
+        };
+        credit_until(&mut state, day, true);
+        if state.run > state.longest {
+            if MILESTONES.contains(&state.run) {
+                state.milestones.push(Milestone {
+                    days: state.run,
+                    local_date: day,
+                });
+            }
+            state.longest = state.run;
+        }
+        state.last_active = Some(day);
+    }
+    if let Some(last) = earnings.last() {
+        credit_until(&mut state, last.0, true);
+    }
+    state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days(i64::from(day))
+    }
+
+    fn days(list: &[u32]) -> Vec<NaiveDate> {
+        list.iter().map(|x| d(*x)).collect()
+    }
+
+    /// `n` completions on `day`, keys c<day>-<i>.
+    fn completions(day: u32, n: usize) -> Vec<(NaiveDate, String)> {
+        (0..n).map(|i| (d(day), format!("c{day}-{i}"))).collect()
+    }
+
+    #[test]
+    fn consecutive_days_make_a_run_and_a_gap_ends_it() {
+        let s = replay(&days(&[0, 1, 2, 4, 5]), &[]);
+        assert_eq!((s.run, s.longest, s.last_active), (2, 3, Some(d(5))));
+        assert!(s.freezes.is_empty());
+    }
+
+    #[test]
+    fn order_and_repeats_do_not_matter() {
+        let a = replay(&days(&[3, 0, 2, 1, 1, 3]), &completions(1, 10));
+        let b = replay(&days(&[0, 1, 2, 3]), &completions(1, 10));
+        assert_eq!(a, b);
+        assert_eq!(a.run, 4);
+    }
+
+    #[test]
+    fn current_only_when_last_day_is_today_or_yesterday() {
+        let s = replay(&days(&[0, 1, 2]), &[]);
+        assert_eq!(s.current(d(2)), 3);
+        assert_eq!(s.current(d(3)), 3);
+        assert_eq!(s.current(d(4)), 0);
+        assert_eq!(StreakState::default().current(d(4)), 0);
+    }
+
+    #[test]
+    fn a_freeze_bridges_one_missed_day_without_adding_length() {
+        // 10 completions on day 0 earn one freeze; day 2 is missed.
+        let s = replay(&days(&[0, 1, 3, 4]), &completions(0, 10));
+        assert_eq!(s.run, 4, "days 0,1,3,4 count; the bridged day 2 adds nothing");
+        assert_eq!(s.freezes_held, 0);
+        assert_eq!(
+            s.freezes,
+            vec![
+                FreezeFact {
+                    kind: FreezeKind::Earned,
+                    local_date: d(0),
+                    source_key: "c0-9".into()
+                },
+                FreezeFact {
+                    kind: FreezeKind::Spent,
+                    local_date: d(2),
+                    source_key: "bridge".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn two_missed_days_end_the_streak_and_spend_nothing() {
+        let s = replay(&days(&[0, 1, 4]), &completions(0, 10));
+        assert_eq!((s.run, s.longest, s.freezes_held), (1, 2, 1));
+        assert!(s.freezes.iter().all(|f| f.kind == FreezeKind::Earned));
+    }
+
+    #[test]
+    fn no_freeze_no_bridge() {
+        let s = replay(&days(&[0, 1, 3]), &completions(0, 9));
+        assert_eq!((s.run, s.longest), (1, 2));
+    }
+
+    #[test]
+    fn a_freeze_earned_on_the_day_after_a_gap_cannot_bridge_it() {
+        let s = replay(&days(&[0, 2]), &completions(2, 10));
+        assert_eq!((s.run, s.freezes_held), (1, 1));
+    }
+
+    #[test]
+    fn at_most_three_freezes_are_held_and_the_fourth_is_lost() {
+        let s = replay(&days(&[0]), &completions(0, 40));
+        assert_eq!(s.freezes_held, 3);
+        let kinds: Vec<_> = s.freezes.iter().map(|f| f.kind).collect();
+        use FreezeKind::*;
+        assert_eq!(kinds, [Earned, Earned, Earned, Lost]);
+        // Spending one makes room again.
+        let mut c = completions(0, 30);
+        c.extend(completions(3, 10));
+        let s = replay(&days(&[0, 1, 3]), &c);
+        let kinds: Vec<_> = s.freezes.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [Earned, Earned, Earned, Spent, Earned]);
+        assert_eq!(s.freezes_held, 3);
+    }
+
+    #[test]
+    fn milestones_pay_once_on_the_day_they_are_reached() {
+        let first: Vec<u32> = (0..8).collect();
+        let mut all = first.clone();
+        all.extend(20..28); // a second 8-day streak: 7 is not paid again
+        let s = replay(&days(&all), &[]);
+        assert_eq!(
+            s.milestones,
+            vec![Milestone {
+                days: 7,
+                local_date: d(6)
+            }]
+        );
+        assert_eq!(s.next_milestone(), 30);
+        let year: Vec<u32> = (0..365).collect();
+        let s = replay(&days(&year), &[]);
+        let reached: Vec<u32> = s.milestones.iter().map(|m| m.days).collect();
+        assert_eq!(reached, MILESTONES);
+        assert_eq!(s.milestones[3].local_date, d(364));
+        assert_eq!(s.next_milestone(), 0);
+    }
+}
