@@ -79,6 +79,14 @@ pub fn uuid_or(field: &str, value: &str, default: Option<Uuid>) -> Result<Uuid, 
     Uuid::parse_str(value).map_err(|_| ApiError::invalid(field, "must be a UUID"))
 }
 
+/// The person calling, `None` for a service token.
+pub fn caller_user(principal: &crate::auth::Principal) -> Option<Uuid> {
+    match principal {
+        crate::auth::Principal::User { user_id, .. } => Some(*user_id),
+        crate::auth::Principal::Service { .. } => None,
+    }
+}
+
 /// The verified caller the auth layer attached to `request`. Its absence on
 /// a non-public method is a wiring bug, reported as INTERNAL, never as a
 /// silent anonymous call.

@@ -42,6 +42,29 @@ pub fn next_token(last: Option<Uuid>, returned: usize, size: i64) -> String {
     }
 }
 
+/// The cursor a `kind` token carries (`None` for the first page), for
+/// pages keyed by more than an id.
+pub fn after_cursor(page: Option<&PageRequest>, kind: &str) -> Result<Option<String>, ApiError> {
+    let token = page.map_or("", |p| p.page_token.as_str());
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || ApiError::invalid("page.page_token", "not a token from a previous page");
+    let bytes = hex::decode(token).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let cursor = text.strip_prefix(kind).and_then(|t| t.strip_prefix(':'));
+    cursor.map(|c| Some(c.to_string())).ok_or_else(bad)
+}
+
+/// The token of the next page after `cursor` (empty when the page was not
+/// full).
+pub fn cursor_token(kind: &str, cursor: Option<String>, returned: usize, size: i64) -> String {
+    match cursor {
+        Some(c) if returned as i64 == size => hex::encode(format!("{kind}:{c}")),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +91,22 @@ mod tests {
         assert_eq!(next_token(Some(id), 3, 10), "", "short page: no next page");
         assert!(after(Some(&page(10, "zz"))).is_err());
         assert!(after(Some(&page(10, &hex::encode("after:nope")))).is_err());
+    }
+
+    #[test]
+    fn cursor_tokens_round_trip_per_kind() {
+        let token = cursor_token("ledger", Some("x|y".into()), 5, 5);
+        assert_eq!(
+            after_cursor(Some(&page(5, &token)), "ledger")
+                .unwrap()
+                .as_deref(),
+            Some("x|y")
+        );
+        assert!(
+            after_cursor(Some(&page(5, &token)), "board").is_err(),
+            "another kind's token"
+        );
+        assert_eq!(cursor_token("ledger", Some("x".into()), 4, 5), "");
+        assert_eq!(after_cursor(None, "ledger").unwrap(), None);
     }
 }

@@ -37,7 +37,7 @@ use crate::domain::gamification::ledger::{
     Entry, Stored, course_key, milestone_key, milestone_rule, recap_day, skill_key, streak_day_key,
 };
 use crate::domain::gamification::levels::level_of;
-use crate::domain::gamification::periods::{month_start, week_start};
+use crate::domain::gamification::periods::{local_midnight, month_start, week_start};
 use crate::domain::gamification::streaks::{FreezeFact, FreezeKind, MILESTONES, replay};
 
 /// An accepted event of the batch, with what ingestion resolved for it.
@@ -88,9 +88,7 @@ impl Rules {
 
     /// `(version, points)` of a fixed rule, `None` when it is inactive.
     fn fixed(&self, rule: &str) -> Option<(i32, i32)> {
-        self.by_id
-            .get(rule)
-            .and_then(|(v, p)| p.map(|p| (*v, p)))
+        self.by_id.get(rule).and_then(|(v, p)| p.map(|p| (*v, p)))
     }
 
     fn version(&self, rule: &str) -> Option<i32> {
@@ -124,6 +122,48 @@ pub struct PointsRow {
     pub month_start: Option<NaiveDate>,
     pub month_points: i64,
     pub month_reached_at: Option<DateTime<Utc>>,
+}
+
+impl PointsRow {
+    /// A person with nothing yet (the column defaults).
+    pub fn empty(user_id: Uuid, organization_id: Uuid) -> Self {
+        PointsRow {
+            user_id,
+            organization_id,
+            total_points: 0,
+            capped_points: 0,
+            total_reached_at: None,
+            level: 1,
+            current_streak: 0,
+            longest_streak: 0,
+            last_active_date: None,
+            freezes_held: 0,
+            courses_completed: 0,
+            lessons_completed: 0,
+            skills_acquired: 0,
+            paths_completed: 0,
+            domains_mastered: 0,
+            peers_helped: 0,
+            week_start: None,
+            week_points: 0,
+            week_reached_at: None,
+            month_start: None,
+            month_points: 0,
+            month_reached_at: None,
+        }
+    }
+}
+
+impl PointsRow {
+    /// Nothing earned, counted or streaked (periods aside).
+    pub fn is_empty_state(&self) -> bool {
+        let empty = PointsRow {
+            week_start: self.week_start,
+            month_start: self.month_start,
+            ..PointsRow::empty(self.user_id, self.organization_id)
+        };
+        *self == empty
+    }
 }
 
 macro_rules! points_columns {
@@ -174,7 +214,7 @@ impl Person<'_> {
     fn trigger(&self, at: DateTime<Utc>, fits: impl Fn(&ValidEvent) -> bool) -> Option<String> {
         self.events
             .iter()
-            .find(|e| e.event.occurred_at == at && fits(e.event))
+            .find(|e| stored_precision(e.event.occurred_at) == at && fits(e.event))
             .map(|e| e.event.event_id.clone())
     }
 
@@ -183,7 +223,10 @@ impl Person<'_> {
     }
 
     fn count(&self, kind: Kind) -> i32 {
-        self.events.iter().filter(|e| e.event.kind() == kind).count() as i32
+        self.events
+            .iter()
+            .filter(|e| e.event.kind() == kind)
+            .count() as i32
     }
 }
 
@@ -212,12 +255,18 @@ pub struct Plan {
     earned: Vec<(Uuid, String, DateTime<Utc>, String)>,
     /// Every touched day's totals: (person, day, awarded, capped).
     days: Vec<(Uuid, NaiveDate, i32, i32)>,
+    /// People whose `user_points` row existed when the run started.
+    existing: HashSet<Uuid>,
 }
 
 impl Plan {
-    /// Ledger rows the plan inserts, moves, re-splits or removes.
-    pub fn ledger_changes(&self) -> usize {
-        self.entries.iter().filter(|(_, e)| e.changed()).count()
+    /// Ledger rows the plan inserts, moves, re-splits or removes, by person.
+    pub fn ledger_rows_changed(&self) -> HashMap<Uuid, usize> {
+        let mut out = HashMap::new();
+        for (u, _) in self.entries.iter().filter(|(_, e)| e.changed()) {
+            *out.entry(*u).or_default() += 1;
+        }
+        out
     }
 
     /// Achievements the plan awards: `(person, achievement id)`.
@@ -248,10 +297,14 @@ pub async fn award(
             .2
             .push(b);
     }
-    let plan = plan(conn, people, Reach::Batch).await?;
+    let plan = plan(conn, people, Reach::Batch, Hold::CreateAndLock).await?;
     apply(conn, &plan).await?;
     let mut paid: HashMap<&str, Paid> = HashMap::new();
-    for (_, e) in plan.entries.iter().filter(|(_, e)| e.changed() && !e.removed) {
+    for (_, e) in plan
+        .entries
+        .iter()
+        .filter(|(_, e)| e.changed() && !e.removed)
+    {
         if let Some(trigger) = &e.trigger {
             let p = paid.entry(trigger.as_str()).or_default();
             p.awarded += e.awarded;
@@ -260,7 +313,11 @@ pub async fn award(
     }
     Ok(batch
         .iter()
-        .map(|b| paid.get(b.event.event_id.as_str()).copied().unwrap_or_default())
+        .map(|b| {
+            paid.get(b.event.event_id.as_str())
+                .copied()
+                .unwrap_or_default()
+        })
         .collect())
 }
 
@@ -278,9 +335,19 @@ pub async fn recompute(
         .await?;
     let people = found
         .into_iter()
-        .map(|(id, org, zone)| (id, (org, zone.parse().unwrap_or(chrono_tz::UTC), Vec::new())))
+        .map(|(id, org, zone)| {
+            (
+                id,
+                (org, zone.parse().unwrap_or(chrono_tz::UTC), Vec::new()),
+            )
+        })
         .collect();
-    let plan = plan(conn, people, Reach::Everything).await?;
+    let lock = if dry_run {
+        Hold::ReadOnly
+    } else {
+        Hold::LockExisting
+    };
+    let plan = plan(conn, people, Reach::Everything, lock).await?;
     if !dry_run {
         apply(conn, &plan).await?;
     }
@@ -289,9 +356,27 @@ pub async fn recompute(
 
 type People<'a> = BTreeMap<Uuid, (Uuid, Tz, Vec<&'a BatchEvent<'a>>)>;
 
-async fn plan(conn: &mut AsyncPgConnection, people: People<'_>, reach: Reach) -> QueryResult<Plan> {
+/// How a run holds the people's `user_points` rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// Ingestion: every person gets a row, locked.
+    CreateAndLock,
+    /// Recompute: existing rows locked; a person without one gets one only
+    /// when there is something to store (a first event arriving meanwhile
+    /// creates it, and its facts were not seen, so nothing is lost).
+    LockExisting,
+    /// Dry run: reads only.
+    ReadOnly,
+}
+
+async fn plan(
+    conn: &mut AsyncPgConnection,
+    people: People<'_>,
+    reach: Reach,
+    lock: Hold,
+) -> QueryResult<Plan> {
     let rules = Rules::load(conn).await?;
-    let before = lock_points(conn, &people).await?;
+    let (before, existing) = lock_points(conn, &people, lock).await?;
     let persons: Vec<Person<'_>> = people
         .into_iter()
         .filter_map(|(user_id, (org, zone, events))| {
@@ -365,7 +450,10 @@ async fn plan(conn: &mut AsyncPgConnection, people: People<'_>, reach: Reach) ->
             std::iter::once((*u, e.local_date)).chain(e.stored.map(|s| (*u, s.local_date)))
         })
         .collect();
-    let known: HashSet<Uuid> = entries.iter().filter_map(|(_, e)| e.stored.map(|s| s.id)).collect();
+    let known: HashSet<Uuid> = entries
+        .iter()
+        .filter_map(|(_, e)| e.stored.map(|s| s.id))
+        .collect();
     entries.extend(day_entries(conn, &touched, &known).await?);
     {
         let mut by_day: BTreeMap<(Uuid, NaiveDate), Vec<&mut Entry>> = BTreeMap::new();
@@ -392,13 +480,20 @@ async fn plan(conn: &mut AsyncPgConnection, people: People<'_>, reach: Reach) ->
     let stored_freezes = stored_freezes(conn, &user_ids).await?;
     let now = Utc::now();
     for p in &persons {
-        let mine = entries.iter().filter(|(u, _)| *u == p.user_id).map(|(_, e)| e);
+        let mine = entries
+            .iter()
+            .filter(|(u, _)| *u == p.user_id)
+            .map(|(_, e)| e);
         let mut after = p.before.clone();
         match reach {
             Reach::Batch => {
                 // The latest award is refined from the ledger once written;
                 // this bound only keeps the row valid until then.
-                let latest = mine.clone().filter(|e| !e.removed && e.awarded > 0).map(|e| e.occurred_at).max();
+                let latest = mine
+                    .clone()
+                    .filter(|e| !e.removed && e.awarded > 0)
+                    .map(|e| e.occurred_at)
+                    .max();
                 after.total_reached_at = after.total_reached_at.max(latest);
                 after.total_points += mine.clone().map(Entry::awarded_delta).sum::<i64>();
                 after.capped_points += mine.map(Entry::capped_delta).sum::<i64>();
@@ -408,7 +503,11 @@ async fn plan(conn: &mut AsyncPgConnection, people: People<'_>, reach: Reach) ->
             }
             Reach::Everything => {
                 let live = mine.filter(|e| !e.removed);
-                after.total_reached_at = live.clone().filter(|e| e.awarded > 0).map(|e| e.occurred_at).max();
+                after.total_reached_at = live
+                    .clone()
+                    .filter(|e| e.awarded > 0)
+                    .map(|e| e.occurred_at)
+                    .max();
                 after.total_points = live.clone().map(|e| i64::from(e.awarded)).sum();
                 after.capped_points = live.map(|e| i64::from(e.capped)).sum();
                 // Paths and peers exist only as events, which retention
@@ -437,8 +536,11 @@ async fn plan(conn: &mut AsyncPgConnection, people: People<'_>, reach: Reach) ->
         let (week, month) = (week_start(now, zone), month_start(now, zone));
         after.week_start = Some(week);
         after.month_start = Some(month);
-        plan.period_bounds
-            .push((p.user_id, local_midnight(week, zone), local_midnight(month, zone)));
+        plan.period_bounds.push((
+            p.user_id,
+            local_midnight(week, zone),
+            local_midnight(month, zone),
+        ));
 
         let wanted: HashSet<&FreezeFact> = streak.freezes.iter().collect();
         let have: HashSet<&FreezeFact> = stored_freezes
@@ -447,27 +549,24 @@ async fn plan(conn: &mut AsyncPgConnection, people: People<'_>, reach: Reach) ->
             .map(|(_, f)| f)
             .collect();
         plan.freezes_add.extend(
-            streak.freezes.iter().filter(|f| !have.contains(f)).map(|f| (p.user_id, f.clone())),
+            streak
+                .freezes
+                .iter()
+                .filter(|f| !have.contains(f))
+                .map(|f| (p.user_id, f.clone())),
         );
-        plan.freezes_remove
-            .extend(have.iter().filter(|f| !wanted.contains(*f)).map(|f| (p.user_id, (*f).clone())));
+        plan.freezes_remove.extend(
+            have.iter()
+                .filter(|f| !wanted.contains(*f))
+                .map(|f| (p.user_id, (*f).clone())),
+        );
         plan.after.insert(p.user_id, after);
     }
     plan.earned = achievements_earned(conn, &persons, &plan.after).await?;
     plan.entries = entries;
     plan.before = persons.into_iter().map(|p| (p.user_id, p.before)).collect();
+    plan.existing = existing;
     Ok(plan)
-}
-
-/// The first instant of a local date (DST-safe: a day that starts in a
-/// gap starts at its first valid instant).
-fn local_midnight(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
-    use chrono::TimeZone;
-    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    zone.from_local_datetime(&midnight)
-        .earliest()
-        .or_else(|| zone.from_local_datetime(&(midnight + chrono::Duration::hours(1))).earliest())
-        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
 }
 
 fn new_entry(
@@ -494,6 +593,13 @@ fn new_entry(
     }
 }
 
+/// A time as PostgreSQL stores it (microseconds), so batch events compare
+/// and sort like the rows read back.
+fn stored_precision(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    at.trunc_subsecs(6)
+}
+
 /// Awards paid per event, keyed by the event id: an assessment pays its
 /// score (rounded), a practice its fixed amount.
 fn event_awards(p: &Person<'_>, rules: &Rules) -> Vec<Entry> {
@@ -507,7 +613,11 @@ fn event_awards(p: &Person<'_>, rules: &Rules) -> Vec<Entry> {
                 } => {
                     let version = rules.version("assessment_graded")?;
                     let points = score.round().clamp(0.0, 100.0) as i32;
-                    (("assessment_graded".to_string(), version), points, Some(*course_id))
+                    (
+                        ("assessment_graded".to_string(), version),
+                        points,
+                        Some(*course_id),
+                    )
                 }
                 Payload::PracticePassed { course_id, .. } => {
                     let (version, points) = rules.fixed("practice_passed")?;
@@ -516,7 +626,8 @@ fn event_awards(p: &Person<'_>, rules: &Rules) -> Vec<Entry> {
                 _ => return None,
             };
             let id = e.event_id.clone();
-            Some(new_entry(rule, id.clone(), course, (e.occurred_at, b.local_date), points, Some(id)))
+            let when = (stored_precision(e.occurred_at), b.local_date);
+            Some(new_entry(rule, id.clone(), course, when, points, Some(id)))
         })
         .collect()
 }
@@ -552,7 +663,14 @@ fn thing_awards(
             });
             let rule = ("course_completed".to_string(), version);
             let when = (*at, p.local_date(*at));
-            out.push(new_entry(rule, course_key(*course), Some(*course), when, points, trigger));
+            out.push(new_entry(
+                rule,
+                course_key(*course),
+                Some(*course),
+                when,
+                points,
+                trigger,
+            ));
         }
     }
     if let Some((version, points)) = rules.fixed("skill_acquired") {
@@ -560,14 +678,28 @@ fn thing_awards(
             let trigger = p.trigger(*at, |e| e.payload.skill_id() == Some(*skill));
             let rule = ("skill_acquired".to_string(), version);
             let when = (*at, p.local_date(*at));
-            out.push(new_entry(rule, skill_key(*skill), None, when, points, trigger));
+            out.push(new_entry(
+                rule,
+                skill_key(*skill),
+                None,
+                when,
+                points,
+                trigger,
+            ));
         }
     }
     if let Some((version, points)) = rules.fixed("streak_day") {
         for (day, at) in days.iter().filter(|(d, _)| all || dates.contains(d)) {
             let trigger = p.trigger(*at, |e| e.kind().is_learning_activity());
             let rule = ("streak_day".to_string(), version);
-            out.push(new_entry(rule, streak_day_key(*day), None, (*at, *day), points, trigger));
+            out.push(new_entry(
+                rule,
+                streak_day_key(*day),
+                None,
+                (*at, *day),
+                points,
+                trigger,
+            ));
         }
     }
     out
@@ -616,11 +748,33 @@ fn is_thing_key(key: &str) -> bool {
 
 /// Creates the missing `user_points` rows, then locks every person's row
 /// (in id order, like every writer): one person's awards are computed by
-/// one transaction at a time.
+/// one transaction at a time. Without `write`, only reads (missing rows
+/// are the empty state).
 async fn lock_points(
     conn: &mut AsyncPgConnection,
     people: &People<'_>,
-) -> QueryResult<HashMap<Uuid, PointsRow>> {
+    lock: Hold,
+) -> QueryResult<(HashMap<Uuid, PointsRow>, HashSet<Uuid>)> {
+    let ids: Vec<Uuid> = people.keys().copied().collect();
+    if lock != Hold::CreateAndLock {
+        let query = user_points::table
+            .filter(user_points::user_id.eq_any(&ids))
+            .order(user_points::user_id)
+            .select(points_columns!());
+        let rows: Vec<PointsRow> = match lock {
+            Hold::LockExisting => query.for_update().load(conn).await?,
+            _ => query.load(conn).await?,
+        };
+        let existing: HashSet<Uuid> = rows.iter().map(|r| r.user_id).collect();
+        let mut found: HashMap<Uuid, PointsRow> =
+            rows.into_iter().map(|r| (r.user_id, r)).collect();
+        for (user, (org, _, _)) in people {
+            found
+                .entry(*user)
+                .or_insert_with(|| PointsRow::empty(*user, *org));
+        }
+        return Ok((found, existing));
+    }
     let fresh: Vec<_> = people
         .iter()
         .map(|(user, (org, _, _))| {
@@ -635,7 +789,6 @@ async fn lock_points(
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
-    let ids: Vec<Uuid> = people.keys().copied().collect();
     let rows: Vec<PointsRow> = user_points::table
         .filter(user_points::user_id.eq_any(&ids))
         .order(user_points::user_id)
@@ -643,7 +796,8 @@ async fn lock_points(
         .for_update()
         .load(conn)
         .await?;
-    Ok(rows.into_iter().map(|r| (r.user_id, r)).collect())
+    let existing = rows.iter().map(|r| r.user_id).collect();
+    Ok((rows.into_iter().map(|r| (r.user_id, r)).collect(), existing))
 }
 
 /// Each person's active days (learning activity) with the day's first
@@ -883,7 +1037,10 @@ async fn lessons_completed(
     let rows: Vec<(Uuid, Option<i64>)> = daily_activity::table
         .filter(daily_activity::user_id.eq_any(users))
         .group_by(daily_activity::user_id)
-        .select((daily_activity::user_id, sum(daily_activity::lessons_completed)))
+        .select((
+            daily_activity::user_id,
+            sum(daily_activity::lessons_completed),
+        ))
         .load(conn)
         .await?;
     Ok(rows
@@ -962,7 +1119,10 @@ async fn achievements_earned(
     let users: Vec<Uuid> = persons.iter().map(|p| p.user_id).collect();
     let held: HashSet<(Uuid, String)> = user_achievements::table
         .filter(user_achievements::user_id.eq_any(&users))
-        .select((user_achievements::user_id, user_achievements::achievement_id))
+        .select((
+            user_achievements::user_id,
+            user_achievements::achievement_id,
+        ))
         .load::<(Uuid, String)>(conn)
         .await?
         .into_iter()
@@ -1059,10 +1219,10 @@ async fn apply(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<()> {
             local_date: e.local_date,
             points_awarded: e.awarded,
             points_capped: e.capped,
-            metadata: e
-                .trigger
-                .as_ref()
-                .map_or_else(|| serde_json::json!({}), |t| serde_json::json!({ "event_id": t })),
+            metadata: e.trigger.as_ref().map_or_else(
+                || serde_json::json!({}),
+                |t| serde_json::json!({ "event_id": t }),
+            ),
         })
         .collect();
     if !inserts.is_empty() {
@@ -1081,9 +1241,24 @@ async fn apply(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<()> {
         // re-split row (a moved row changes partition).
         diesel::sql_query(include_str!("sql/update_ledger.sql"))
             .bind::<Array<SqlUuid>, _>(updates.iter().map(|(s, _)| s.id).collect::<Vec<_>>())
-            .bind::<Array<Timestamptz>, _>(updates.iter().map(|(s, _)| s.occurred_at).collect::<Vec<_>>())
-            .bind::<Array<Timestamptz>, _>(updates.iter().map(|(_, e)| e.occurred_at).collect::<Vec<_>>())
-            .bind::<Array<Date>, _>(updates.iter().map(|(_, e)| e.local_date).collect::<Vec<_>>())
+            .bind::<Array<Timestamptz>, _>(
+                updates
+                    .iter()
+                    .map(|(s, _)| s.occurred_at)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Timestamptz>, _>(
+                updates
+                    .iter()
+                    .map(|(_, e)| e.occurred_at)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Date>, _>(
+                updates
+                    .iter()
+                    .map(|(_, e)| e.local_date)
+                    .collect::<Vec<_>>(),
+            )
             .bind::<Array<Int4>, _>(updates.iter().map(|(_, e)| e.awarded).collect::<Vec<_>>())
             .bind::<Array<Int4>, _>(updates.iter().map(|(_, e)| e.capped).collect::<Vec<_>>())
             .execute(conn)
@@ -1108,8 +1283,11 @@ async fn apply(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<()> {
                 (
                     user_achievements::user_id.eq(*u),
                     user_achievements::achievement_id.eq(id),
-                    user_achievements::organization_id
-                        .eq(plan.organizations.get(u).copied().unwrap_or_default()),
+                    user_achievements::organization_id.eq(plan
+                        .organizations
+                        .get(u)
+                        .copied()
+                        .unwrap_or_default()),
                     user_achievements::earned_at.eq(*at),
                     user_achievements::source_key.eq(source),
                 )
@@ -1145,8 +1323,11 @@ async fn write_freezes(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult
         .map(|(u, f)| {
             (
                 streak_freeze_events::user_id.eq(*u),
-                streak_freeze_events::organization_id
-                    .eq(plan.organizations.get(u).copied().unwrap_or_default()),
+                streak_freeze_events::organization_id.eq(plan
+                    .organizations
+                    .get(u)
+                    .copied()
+                    .unwrap_or_default()),
                 streak_freeze_events::kind.eq(f.kind.as_str()),
                 streak_freeze_events::local_date.eq(f.local_date),
                 streak_freeze_events::source_key.eq(&f.source_key),
@@ -1166,7 +1347,11 @@ async fn write_freezes(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult
 /// now written.
 async fn write_points(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<()> {
     use user_points::dsl as p;
-    let rows: Vec<&PointsRow> = plan.after.values().collect();
+    let rows: Vec<&PointsRow> = plan
+        .after
+        .values()
+        .filter(|r| plan.existing.contains(&r.user_id) || !r.is_empty_state())
+        .collect();
     if rows.is_empty() {
         return Ok(());
     }

@@ -6,10 +6,12 @@
 pub mod schema;
 
 pub mod auth;
+pub mod boards;
 pub mod gamification;
 pub mod ingest;
 pub mod models;
 pub mod tenant;
+pub mod views;
 
 use std::time::Duration;
 

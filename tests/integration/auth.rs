@@ -78,7 +78,7 @@ async fn a_role_not_held_cannot_be_chosen() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn policy_is_checked_before_unimplemented_handlers() {
+async fn policy_is_checked_before_the_handler() {
     use stride::proto::gamification::v1::RecomputeGamificationRequest;
     use stride::proto::gamification::v1::gamification_service_client::GamificationServiceClient;
     let server = TestServer::start().await;
@@ -93,14 +93,16 @@ async fn policy_is_checked_before_unimplemented_handlers() {
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 
-    // An org admin passes the policy and reaches the (not yet written) handler.
+    // An org admin passes the policy and reaches the handler, which finds
+    // the request names no target.
     let (user, org) = server.person(None, &[Role::OrgAdmin]).await;
     let admin = server.user_token(user, org, Role::OrgAdmin);
     let err = client
         .recompute_gamification(authed(RecomputeGamificationRequest::default(), &admin))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented);
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("target"), "{}", err.message());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,7 @@ mod auth;
 mod catalog;
 mod cli;
 mod demo;
+mod gamification;
 mod health;
 mod identity;
 mod ingest;

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{mapping, sessions};
-use crate::api::{ApiError, AppState, caller, enforce, paging, uuid_or};
+use crate::api::{ApiError, AppState, caller, caller_user, enforce, paging, uuid_or};
 use crate::auth::{Principal, Role};
 use crate::db::models::organization::{NewOrganization, Organization};
 use crate::db::models::preferences::Preferences;
@@ -27,13 +27,6 @@ pub struct IdentityApi {
 impl IdentityApi {
     pub fn new(state: AppState) -> Self {
         Self { state }
-    }
-}
-
-fn caller_user(principal: &Principal) -> Option<Uuid> {
-    match principal {
-        Principal::User { user_id, .. } => Some(*user_id),
-        Principal::Service { .. } => None,
     }
 }
 

@@ -156,7 +156,9 @@ fn parse_at(json: &Value, at: &str, depth: usize) -> Result<Criterion, String> {
                 return Err(format!("{at}.{key}: must be a list of criteria"));
             };
             if items.is_empty() || items.len() > MAX_CHILDREN {
-                return Err(format!("{at}.{key}: must hold 1 to {MAX_CHILDREN} criteria"));
+                return Err(format!(
+                    "{at}.{key}: must hold 1 to {MAX_CHILDREN} criteria"
+                ));
             }
             let parsed = items
                 .iter()
@@ -250,7 +252,10 @@ mod tests {
         assert!(!c.met(&counters()));
         assert_eq!(c.progress(&counters()), (12, 20), "the closest one");
         let c = Criterion::parse(&json!({ "any": [ { "metric": "level", "gte": 1 } ] })).unwrap();
-        assert!(c.met(&Counters { level: 1, ..Counters::default() }));
+        assert!(c.met(&Counters {
+            level: 1,
+            ..Counters::default()
+        }));
     }
 
     #[test]
@@ -259,12 +264,21 @@ mod tests {
             (json!([]), "criteria: must be an object"),
             (json!({ "metric": "karma", "gte": 1 }), "criteria.metric"),
             (json!({ "metric": "level", "gte": 0 }), "criteria.gte"),
-            (json!({ "metric": "level", "gte": 2_000_000 }), "criteria.gte"),
+            (
+                json!({ "metric": "level", "gte": 2_000_000 }),
+                "criteria.gte",
+            ),
             (json!({ "metric": "level", "gte": 1.5 }), "criteria.gte"),
             (json!({ "metric": "level" }), "criteria: must be"),
-            (json!({ "metric": "level", "gte": 1, "extra": true }), "criteria: must be"),
+            (
+                json!({ "metric": "level", "gte": 1, "extra": true }),
+                "criteria: must be",
+            ),
             (json!({ "all": [] }), "criteria.all"),
-            (json!({ "any": [ { "metric": "x", "gte": 1 } ] }), "criteria.any[0].metric"),
+            (
+                json!({ "any": [ { "metric": "x", "gte": 1 } ] }),
+                "criteria.any[0].metric",
+            ),
         ];
         for (json, expected) in cases {
             let err = Criterion::parse(&json).unwrap_err();
@@ -278,8 +292,14 @@ mod tests {
         for _ in 0..4 {
             deep = json!({ "all": [deep] });
         }
-        assert!(Criterion::parse(&deep).unwrap_err().contains("nested deeper"));
-        let wide: Vec<Value> = (0..17).map(|_| json!({ "metric": "level", "gte": 1 })).collect();
+        assert!(
+            Criterion::parse(&deep)
+                .unwrap_err()
+                .contains("nested deeper")
+        );
+        let wide: Vec<Value> = (0..17)
+            .map(|_| json!({ "metric": "level", "gte": 1 }))
+            .collect();
         assert!(Criterion::parse(&json!({ "any": wide })).is_err());
         let long = format!("{{\"metric\": \"level\", \"gte\": 1{}}}", " ".repeat(5000));
         assert!(Criterion::parse_text(&long).unwrap_err().contains("4096"));

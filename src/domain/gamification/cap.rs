@@ -46,8 +46,20 @@ mod tests {
         assert_eq!(awarded, [400, 500, 100, 0, 0]);
         assert_eq!(capped, [0, 0, 0, 100, 10]);
         let crossing = split_day(&[990, 100, 5], 1000);
-        assert_eq!(crossing[1], Award { awarded: 10, capped: 90 });
-        assert_eq!(crossing[2], Award { awarded: 0, capped: 5 });
+        assert_eq!(
+            crossing[1],
+            Award {
+                awarded: 10,
+                capped: 90
+            }
+        );
+        assert_eq!(
+            crossing[2],
+            Award {
+                awarded: 0,
+                capped: 5
+            }
+        );
     }
 
     #[test]

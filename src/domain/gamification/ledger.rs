@@ -138,7 +138,11 @@ mod tests {
         recap_day(&mut [&mut a, &mut b, &mut late], 1000);
         assert_eq!((late.awarded, late.capped), (200, 0));
         assert_eq!((a.awarded, a.capped), (600, 0));
-        assert_eq!((b.awarded, b.capped), (200, 100), "the crossing award is split");
+        assert_eq!(
+            (b.awarded, b.capped),
+            (200, 100),
+            "the crossing award is split"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the ledger's day split, streaks, periods and achievement criteria.
 
 pub mod achievements;
+pub mod boards;
 pub mod cap;
 pub mod ledger;
 pub mod levels;

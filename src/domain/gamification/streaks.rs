@@ -199,7 +199,10 @@ mod tests {
     fn a_freeze_bridges_one_missed_day_without_adding_length() {
         // 10 completions on day 0 earn one freeze; day 2 is missed.
         let s = replay(&days(&[0, 1, 3, 4]), &completions(0, 10));
-        assert_eq!(s.run, 4, "days 0,1,3,4 count; the bridged day 2 adds nothing");
+        assert_eq!(
+            s.run, 4,
+            "days 0,1,3,4 count; the bridged day 2 adds nothing"
+        );
         assert_eq!(s.freezes_held, 0);
         assert_eq!(
             s.freezes,

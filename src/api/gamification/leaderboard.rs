@@ -1,0 +1,337 @@
+//! GetLeaderboard: a page of a board plus the caller's own rank.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::mapping;
+use crate::api::{ApiError, AppState, paging};
+use crate::auth::{AuthContext, Principal, Role};
+use crate::db::boards::{self, Count, Period, Reach};
+use crate::db::schema::{courses, organizations};
+use crate::domain::gamification::boards::{
+    Standing, anonymous_name, board_order, own_rank, page_ranks, percentile,
+};
+use crate::domain::gamification::periods::{local_midnight, month_start, week_start};
+use crate::proto::gamification::v1 as pb;
+
+/// Entries per page: default and maximum (SPEC).
+pub const BOARD_PAGE: (u32, u32) = (10, 50);
+
+/// What a board request asks for, checked.
+#[derive(Debug, Clone, Copy)]
+pub struct BoardRequest {
+    pub period: pb::LeaderboardPeriod,
+    pub scope: Scope,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Organization(Uuid),
+    Platform,
+    Course(Uuid),
+}
+
+/// A computed board: entries, the caller's standing, the counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Board {
+    pub entries: Vec<pb::LeaderboardEntry>,
+    pub own: pb::OwnRank,
+    pub ranked_users: u32,
+    pub period_start: String,
+    pub as_of: DateTime<Utc>,
+    pub more: bool,
+}
+
+/// Checks period, scope and paging against the caller's role.
+pub fn check(
+    ctx: &AuthContext,
+    period: i32,
+    scope: i32,
+    course_id: &str,
+    organization_id: &str,
+    page: Option<&crate::proto::common::v1::PageRequest>,
+) -> Result<BoardRequest, ApiError> {
+    let (caller_org, role) = match &ctx.principal {
+        Principal::User { org_id, role, .. } => (*org_id, *role),
+        Principal::Service { .. } => {
+            return Err(ApiError::PermissionDenied(
+                "boards are for people's tokens".into(),
+            ));
+        }
+    };
+    let period = match pb::LeaderboardPeriod::try_from(period) {
+        Ok(pb::LeaderboardPeriod::Unspecified) => pb::LeaderboardPeriod::Week,
+        Ok(p) => p,
+        Err(_) => return Err(ApiError::invalid("period", "unknown period")),
+    };
+    let platform = role == Role::PlatformAdmin;
+    let scope = match pb::LeaderboardScope::try_from(scope) {
+        Ok(pb::LeaderboardScope::Unspecified | pb::LeaderboardScope::Organization) => {
+            let org = if organization_id.is_empty() {
+                caller_org
+            } else {
+                Uuid::parse_str(organization_id)
+                    .map_err(|_| ApiError::invalid("organization_id", "must be a UUID"))?
+            };
+            if org != caller_org && !platform {
+                return Err(ApiError::PermissionDenied(
+                    "only platform admins may read another organization's board".into(),
+                ));
+            }
+            Scope::Organization(org)
+        }
+        Ok(pb::LeaderboardScope::Platform) if platform => Scope::Platform,
+        Ok(pb::LeaderboardScope::Platform) => {
+            return Err(ApiError::PermissionDenied(
+                "the platform board is for platform admins".into(),
+            ));
+        }
+        Ok(pb::LeaderboardScope::Course) => {
+            Scope::Course(Uuid::parse_str(course_id).map_err(|_| {
+                ApiError::invalid("course_id", "is required for a course board (a UUID)")
+            })?)
+        }
+        Err(_) => return Err(ApiError::invalid("scope", "unknown scope")),
+    };
+    let limit = paging::page_size(page, BOARD_PAGE.0, BOARD_PAGE.1)?;
+    let offset = match paging::after_cursor(page, "board")? {
+        None => 0,
+        Some(n) => n.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            ApiError::invalid("page.page_token", "not a token from a previous page")
+        })?,
+    };
+    Ok(BoardRequest {
+        period,
+        scope,
+        offset,
+        limit,
+    })
+}
+
+pub async fn get(
+    state: &AppState,
+    ctx: &AuthContext,
+    req: pb::GetLeaderboardRequest,
+) -> Result<pb::GetLeaderboardResponse, ApiError> {
+    let checked = check(
+        ctx,
+        req.period,
+        req.scope,
+        &req.course_id,
+        &req.organization_id,
+        req.page.as_ref(),
+    )?;
+    let board = compute(state, ctx, checked).await?;
+    Ok(pb::GetLeaderboardResponse {
+        entries: board.entries,
+        own: Some(board.own),
+        ranked_users: board.ranked_users,
+        period_start_date: board.period_start,
+        as_of: Some(mapping::timestamp(board.as_of)),
+        page: Some(crate::proto::common::v1::PageResponse {
+            next_page_token: if board.more {
+                hex::encode(format!("board:{}", checked.offset + checked.limit))
+            } else {
+                String::new()
+            },
+            total_size: None,
+        }),
+    })
+}
+
+/// Computes one board for the caller, in one transaction.
+pub async fn compute(
+    state: &AppState,
+    ctx: &AuthContext,
+    req: BoardRequest,
+) -> Result<Board, ApiError> {
+    let caller = crate::api::caller_user(&ctx.principal)
+        .ok_or_else(|| ApiError::PermissionDenied("boards are for people's tokens".into()))?;
+    let caller_org = ctx.org_id().unwrap_or_default();
+    state
+        .tx(ctx, move |conn| {
+            Box::pin(async move { board(conn, caller, caller_org, req).await })
+        })
+        .await
+}
+
+async fn board(
+    conn: &mut AsyncPgConnection,
+    caller: Uuid,
+    caller_org: Uuid,
+    req: BoardRequest,
+) -> Result<Board, ApiError> {
+    let as_of = Utc::now();
+    let zone_org = match req.scope {
+        Scope::Organization(org) => org,
+        Scope::Platform => caller_org,
+        Scope::Course(course) => courses::table
+            .find(course)
+            .select(courses::organization_id)
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| ApiError::NotFound(format!("course {course}")))?,
+    };
+    let zone: String = organizations::table
+        .find(zone_org)
+        .select(organizations::time_zone)
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("organization {zone_org}")))?;
+    let zone: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
+    let period = match req.period {
+        pb::LeaderboardPeriod::Month => Period::Month(month_start(as_of, zone)),
+        pb::LeaderboardPeriod::AllTime => Period::AllTime,
+        _ => Period::Week(week_start(as_of, zone)),
+    };
+    let period_start = match period {
+        Period::Week(d) | Period::Month(d) => d.to_string(),
+        Period::AllTime => String::new(),
+    };
+    let (standings, first_rank, ranked, own) = match req.scope {
+        Scope::Course(course) => {
+            let from = match period {
+                Period::Week(d) | Period::Month(d) => Some(local_midnight(d, zone)),
+                Period::AllTime => None,
+            };
+            course_standings(conn, course, from, caller, req).await?
+        }
+        Scope::Organization(org) => {
+            live_standings(conn, Reach::Organization(org), period, caller, req).await?
+        }
+        Scope::Platform => live_standings(conn, Reach::Platform, period, caller, req).await?,
+    };
+    let more = (req.offset + standings.len() as i64) < ranked;
+    let ids: Vec<Uuid> = standings.iter().map(|s| s.user_id).collect();
+    let names: std::collections::HashMap<Uuid, (String, Option<String>)> =
+        boards::names(conn, &ids)
+            .await?
+            .into_iter()
+            .map(|(u, privacy, name)| (u, (privacy, name)))
+            .collect();
+    let points: Vec<i64> = standings.iter().map(|s| s.points).collect();
+    let ranks = page_ranks(&points, first_rank, req.offset as u32);
+    let entries = standings
+        .iter()
+        .zip(ranks)
+        .map(|(s, rank)| {
+            let (privacy, name) = names
+                .get(&s.user_id)
+                .cloned()
+                .unwrap_or(("anonymous".into(), None));
+            let is_caller = s.user_id == caller;
+            let public = privacy == "public";
+            pb::LeaderboardEntry {
+                rank,
+                display_name: match (public, name) {
+                    (true, Some(name)) => name,
+                    _ => anonymous_name(s.user_id),
+                },
+                user_id: if public || is_caller {
+                    s.user_id.to_string()
+                } else {
+                    String::new()
+                },
+                points: s.points.max(0) as u64,
+                is_caller,
+            }
+        })
+        .collect();
+    Ok(Board {
+        entries,
+        own,
+        ranked_users: u32::try_from(ranked).unwrap_or(u32::MAX),
+        period_start,
+        as_of,
+        more,
+    })
+}
+
+type Standings = (Vec<Standing>, u32, i64, pb::OwnRank);
+
+/// A live board: the page, the rank of its first entry, how many are
+/// ranked, and the caller's own standing.
+async fn live_standings(
+    conn: &mut AsyncPgConnection,
+    reach: Reach,
+    period: Period,
+    caller: Uuid,
+    req: BoardRequest,
+) -> Result<Standings, ApiError> {
+    let page = boards::page(conn, reach, period, req.offset, req.limit).await?;
+    let ranked = boards::count(conn, reach, period, Count::All).await?;
+    let first_rank = match <[Standing]>::first(&page) {
+        Some(first) if req.offset > 0 => {
+            1 + boards::count(conn, reach, period, Count::Above(first.points)).await? as u32
+        }
+        _ => 1,
+    };
+    let mine = boards::own_row(conn, caller).await?;
+    let points = mine.map_or(0, |r| r.points(period));
+    let on_board = mine.is_some_and(|r| r.on_board);
+    let own = if points <= 0 {
+        pb::OwnRank {
+            rank: 0,
+            percentile: 0.0,
+            points: 0,
+            hidden: !on_board,
+        }
+    } else {
+        let above = boards::count(conn, reach, period, Count::Above(points)).await?;
+        let below = boards::count(conn, reach, period, Count::Below(points)).await?;
+        // A hidden caller is not among the ranked: count them in for their
+        // own percentile (SPEC: ranked people including the caller).
+        let including = ranked + i64::from(!on_board);
+        pb::OwnRank {
+            rank: 1 + above as u32,
+            percentile: percentile(below as u64, including as u64),
+            points: points as u64,
+            hidden: !on_board,
+        }
+    };
+    Ok((page, first_rank, ranked, own))
+}
+
+/// A course board, ranked in memory (a course's learners are few).
+async fn course_standings(
+    conn: &mut AsyncPgConnection,
+    course: Uuid,
+    from: Option<DateTime<Utc>>,
+    caller: Uuid,
+    req: BoardRequest,
+) -> Result<Standings, ApiError> {
+    let rows = boards::course_board(conn, course, from).await?;
+    let mut ranked: Vec<Standing> = rows.iter().filter(|(_, on)| *on).map(|(s, _)| *s).collect();
+    ranked.sort_by(board_order);
+    let mine = rows.iter().find(|(s, _)| s.user_id == caller);
+    let others: Vec<i64> = ranked
+        .iter()
+        .filter(|s| s.user_id != caller)
+        .map(|s| s.points)
+        .collect();
+    let own_points = mine.map_or(0, |(s, _)| s.points);
+    let (rank, pct) = own_rank(own_points, &others);
+    let own = pb::OwnRank {
+        rank,
+        percentile: pct,
+        points: own_points.max(0) as u64,
+        hidden: mine.is_some_and(|(_, on)| !on),
+    };
+    let total = ranked.len() as i64;
+    let page: Vec<Standing> = ranked
+        .iter()
+        .skip(req.offset as usize)
+        .take(req.limit as usize)
+        .copied()
+        .collect();
+    let first_rank = <[Standing]>::first(&page).map_or(1, |first| {
+        1 + ranked.iter().filter(|s| s.points > first.points).count() as u32
+    });
+    Ok((page, first_rank, total, own))
+}

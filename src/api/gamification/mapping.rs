@@ -1,0 +1,62 @@
+//! Gamification rows and rules as protobuf messages.
+
+use chrono::{DateTime, Utc};
+
+use super::profile::AchievementRow;
+use crate::proto::gamification::v1 as pb;
+
+pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub fn achievement(row: &AchievementRow) -> pb::Achievement {
+    let (id, org, name, description, icon, tier, criteria) = row;
+    pb::Achievement {
+        id: id.clone(),
+        name: name.clone(),
+        description: description.clone(),
+        icon: icon.clone().unwrap_or_default(),
+        tier: tier_of(tier) as i32,
+        criteria_json: criteria.to_string(),
+        organization_id: org.map(|o| o.to_string()).unwrap_or_default(),
+    }
+}
+
+fn tier_of(name: &str) -> pb::AchievementTier {
+    match name {
+        "beginner" => pb::AchievementTier::Beginner,
+        "intermediate" => pb::AchievementTier::Intermediate,
+        "advanced" => pb::AchievementTier::Advanced,
+        "elite" => pb::AchievementTier::Elite,
+        _ => pb::AchievementTier::Unspecified,
+    }
+}
+
+/// The stored name of a tier sent on the wire; `None` for unspecified or
+/// unknown values.
+pub fn tier_name(tier: i32) -> Option<&'static str> {
+    match pb::AchievementTier::try_from(tier).ok()? {
+        pb::AchievementTier::Beginner => Some("beginner"),
+        pb::AchievementTier::Intermediate => Some("intermediate"),
+        pb::AchievementTier::Advanced => Some("advanced"),
+        pb::AchievementTier::Elite => Some("elite"),
+        pb::AchievementTier::Unspecified => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_round_trip_and_unknown_ones_are_refused() {
+        for tier in ["beginner", "intermediate", "advanced", "elite"] {
+            assert_eq!(tier_name(tier_of(tier) as i32), Some(tier));
+        }
+        assert_eq!(tier_name(0), None);
+        assert_eq!(tier_name(99), None);
+    }
+}
