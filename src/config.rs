@@ -196,6 +196,17 @@ pub struct Limits {
     /// RESOURCE_EXHAUSTED instead of queueing in memory.
     #[arg(long, env = "STRIDE_MAX_EVENT_STREAMS", default_value_t = 64)]
     pub max_event_streams: usize,
+
+    /// WatchLeaderboard: the most often a board is recomputed and pushed,
+    /// in milliseconds (one computation per board, shared by its watchers).
+    #[arg(long, env = "STRIDE_BOARD_WATCH_INTERVAL_MS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub board_watch_interval_ms: u64,
+
+    /// Most WatchLeaderboard streams open at once; one more is refused with
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, env = "STRIDE_MAX_BOARD_WATCHERS", default_value_t = 1_000)]
+    pub max_board_watchers: usize,
 }
 
 impl Limits {
@@ -222,6 +233,8 @@ impl Default for Limits {
             shutdown_grace_s: 20,
             ingest_batch_size: 500,
             max_event_streams: 64,
+            board_watch_interval_ms: 1_000,
+            max_board_watchers: 1_000,
         }
     }
 }

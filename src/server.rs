@@ -16,6 +16,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::api::events::Ingestion;
+use crate::api::gamification::BoardHub;
 use crate::api::{AnalyticsApi, AppState, EventApi, GamificationApi, IdentityApi};
 use crate::auth::AuthLayer;
 use crate::config::Limits;
@@ -61,8 +62,9 @@ pub async fn serve(
         IdentityServiceServer::new(IdentityApi::new(state.clone())).max_decoding_message_size(max);
     let events = EventServiceServer::new(EventApi::new(state.clone(), Ingestion::new(limits)))
         .max_decoding_message_size(max);
-    let gamification = GamificationServiceServer::new(GamificationApi::new(state.clone()))
-        .max_decoding_message_size(max);
+    let gamification =
+        GamificationServiceServer::new(GamificationApi::new(state.clone(), BoardHub::new(limits)))
+            .max_decoding_message_size(max);
     let analytics =
         AnalyticsServiceServer::new(AnalyticsApi::new(state)).max_decoding_message_size(max);
 

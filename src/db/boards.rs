@@ -115,6 +115,57 @@ pub async fn page(
         .collect())
 }
 
+/// Every ranked person's points, highest first: ranks of many callers by
+/// binary search (WatchLeaderboard), from the board-order index alone.
+pub async fn all_points(
+    conn: &mut AsyncPgConnection,
+    reach: Reach,
+    period: Period,
+) -> QueryResult<Vec<i64>> {
+    tbp::table
+        .filter(ranked(reach, period))
+        .select(points(period))
+        .order(points(period).desc())
+        .load(conn)
+        .await
+}
+
+/// Own rows of several people at once.
+pub async fn own_rows(
+    conn: &mut AsyncPgConnection,
+    users: &[Uuid],
+) -> QueryResult<Vec<(Uuid, OwnRow)>> {
+    let rows: Vec<(Uuid, OwnColumns)> = tbp::table
+        .filter(tbp::user_id.eq_any(users))
+        .select((
+            tbp::user_id,
+            (
+                tbp::on_board,
+                tbp::total_points,
+                tbp::total_reached_at,
+                tbp::week_start,
+                tbp::week_points,
+                tbp::month_start,
+                tbp::month_points,
+            ),
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|(u, r)| (u, own_from(r))).collect())
+}
+
+fn own_from(r: OwnColumns) -> OwnRow {
+    OwnRow {
+        on_board: r.0,
+        total_points: r.1,
+        total_reached_at: r.2,
+        week_start: r.3,
+        week_points: r.4,
+        month_start: r.5,
+        month_points: r.6,
+    }
+}
+
 /// How many are ranked; with `than`, how many have more (`Above`) or fewer
 /// (`Below`) points than it.
 #[derive(Debug, Clone, Copy)]
@@ -188,15 +239,7 @@ pub async fn own_row(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Op
         .first(conn)
         .await
         .optional()?;
-    Ok(row.map(|r| OwnRow {
-        on_board: r.0,
-        total_points: r.1,
-        total_reached_at: r.2,
-        week_start: r.3,
-        week_points: r.4,
-        month_start: r.5,
-        month_points: r.6,
-    }))
+    Ok(row.map(own_from))
 }
 
 /// Privacy and (public people only) names of `users`.

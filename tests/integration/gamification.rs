@@ -725,3 +725,86 @@ async fn the_ledger_pages_newest_first_and_only_the_person_or_admins_read_it() {
         "another organization's person is not found"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_share_a_board_and_see_their_rank_move() {
+    let server = TestServer::start_with(stride::config::Limits {
+        board_watch_interval_ms: 100,
+        max_board_watchers: 12,
+        ..Default::default()
+    })
+    .await;
+    let fx = Fixture::new(68);
+    fx.create(&server.db_url).await;
+    let now = Utc::now();
+    for (user, score) in [(0, 90.0), (1, 50.0), (2, 20.0)] {
+        let e = event(
+            &format!("w{user}"),
+            fx.users[user],
+            now - Duration::minutes(5),
+            graded(fx.courses[0], score),
+        );
+        publish(&server, &fx, e).await;
+    }
+    let watch = |user: usize| {
+        let token = server.user_token(fx.users[user], fx.org, Role::Learner);
+        let mut client = game(&server);
+        async move {
+            client
+                .watch_leaderboard(authed(
+                    pb::WatchLeaderboardRequest {
+                        period: pb::LeaderboardPeriod::AllTime as i32,
+                        top: 3,
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+        }
+    };
+    // Ten watchers of one board: users 0-2, several times each.
+    let mut streams = Vec::new();
+    for i in 0..10 {
+        streams.push((i % 3, watch(i % 3).await.expect("watch").into_inner()));
+    }
+    for (user, stream) in streams.iter_mut() {
+        let first = stream.next().await.unwrap().unwrap();
+        let points: Vec<u64> = first.entries.iter().map(|e| e.points).collect();
+        assert_eq!(points, [100, 60, 30]);
+        assert_eq!(first.own.unwrap().rank, *user as u32 + 1);
+        assert_eq!(first.entries.iter().filter(|e| e.is_caller).count(), 1);
+    }
+    // User 2 overtakes everyone: every watcher is told, with its own rank.
+    let e = event(
+        "w2b",
+        fx.users[2],
+        now - Duration::minutes(1),
+        graded(fx.courses[0], 100.0),
+    );
+    publish(&server, &fx, e).await;
+    for (user, stream) in streams.iter_mut() {
+        let update = stream.next().await.unwrap().unwrap();
+        let points: Vec<u64> = update.entries.iter().map(|e| e.points).collect();
+        assert_eq!(points, [130, 100, 60]);
+        let expected = [2, 3, 1][*user];
+        assert_eq!(update.own.unwrap().rank, expected, "user {user}");
+    }
+    // The bound: 10 open, 2 more fit, the 13th is shed.
+    let _a = watch(0).await.expect("11th");
+    let _b = watch(0).await.expect("12th");
+    let refused = watch(0).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    drop(streams);
+    let bad = game(&server)
+        .watch_leaderboard(authed(
+            pb::WatchLeaderboardRequest {
+                top: 51,
+                ..Default::default()
+            },
+            &server.user_token(fx.users[0], fx.org, Role::Learner),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().contains("top"), "{}", bad.message());
+}

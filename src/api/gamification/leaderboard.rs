@@ -28,7 +28,7 @@ pub struct BoardRequest {
     pub limit: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     Organization(Uuid),
     Platform,
@@ -159,13 +159,14 @@ pub async fn compute(
         .await
 }
 
-async fn board(
+/// The board's period in its organization's time zone: the period, its
+/// zone, and its first day as text (empty for all-time).
+async fn resolve(
     conn: &mut AsyncPgConnection,
-    caller: Uuid,
+    req: &BoardRequest,
     caller_org: Uuid,
-    req: BoardRequest,
-) -> Result<Board, ApiError> {
-    let as_of = Utc::now();
+    as_of: DateTime<Utc>,
+) -> Result<(Period, chrono_tz::Tz, String), ApiError> {
     let zone_org = match req.scope {
         Scope::Organization(org) => org,
         Scope::Platform => caller_org,
@@ -190,17 +191,32 @@ async fn board(
         pb::LeaderboardPeriod::AllTime => Period::AllTime,
         _ => Period::Week(week_start(as_of, zone)),
     };
-    let period_start = match period {
+    let start = match period {
         Period::Week(d) | Period::Month(d) => d.to_string(),
         Period::AllTime => String::new(),
     };
+    Ok((period, zone, start))
+}
+
+/// The first instant a course board counts (None: all time).
+fn course_from(period: Period, zone: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    match period {
+        Period::Week(d) | Period::Month(d) => Some(local_midnight(d, zone)),
+        Period::AllTime => None,
+    }
+}
+
+async fn board(
+    conn: &mut AsyncPgConnection,
+    caller: Uuid,
+    caller_org: Uuid,
+    req: BoardRequest,
+) -> Result<Board, ApiError> {
+    let as_of = Utc::now();
+    let (period, zone, period_start) = resolve(conn, &req, caller_org, as_of).await?;
     let (standings, first_rank, ranked, own) = match req.scope {
         Scope::Course(course) => {
-            let from = match period {
-                Period::Week(d) | Period::Month(d) => Some(local_midnight(d, zone)),
-                Period::AllTime => None,
-            };
-            course_standings(conn, course, from, caller, req).await?
+            course_standings(conn, course, course_from(period, zone), caller, req).await?
         }
         Scope::Organization(org) => {
             live_standings(conn, Reach::Organization(org), period, caller, req).await?
@@ -208,6 +224,26 @@ async fn board(
         Scope::Platform => live_standings(conn, Reach::Platform, period, caller, req).await?,
     };
     let more = (req.offset + standings.len() as i64) < ranked;
+    let entries = entries_of(conn, &standings, first_rank, req.offset, Some(caller)).await?;
+    Ok(Board {
+        entries,
+        own,
+        ranked_users: u32::try_from(ranked).unwrap_or(u32::MAX),
+        period_start,
+        as_of,
+        more,
+    })
+}
+
+/// Board entries of a page: rank, the name privacy allows, the id of
+/// public people (and of the caller).
+async fn entries_of(
+    conn: &mut AsyncPgConnection,
+    standings: &[Standing],
+    first_rank: u32,
+    offset: i64,
+    caller: Option<Uuid>,
+) -> Result<Vec<pb::LeaderboardEntry>, ApiError> {
     let ids: Vec<Uuid> = standings.iter().map(|s| s.user_id).collect();
     let names: std::collections::HashMap<Uuid, (String, Option<String>)> =
         boards::names(conn, &ids)
@@ -216,8 +252,8 @@ async fn board(
             .map(|(u, privacy, name)| (u, (privacy, name)))
             .collect();
     let points: Vec<i64> = standings.iter().map(|s| s.points).collect();
-    let ranks = page_ranks(&points, first_rank, req.offset as u32);
-    let entries = standings
+    let ranks = page_ranks(&points, first_rank, offset as u32);
+    Ok(standings
         .iter()
         .zip(ranks)
         .map(|(s, rank)| {
@@ -225,7 +261,7 @@ async fn board(
                 .get(&s.user_id)
                 .cloned()
                 .unwrap_or(("anonymous".into(), None));
-            let is_caller = s.user_id == caller;
+            let is_caller = Some(s.user_id) == caller;
             let public = privacy == "public";
             pb::LeaderboardEntry {
                 rank,
@@ -242,15 +278,117 @@ async fn board(
                 is_caller,
             }
         })
-        .collect();
-    Ok(Board {
+        .collect())
+}
+
+/// One computation of a board for all its watchers: the top entries (no
+/// caller marked), every ranked person's points (highest first) and the
+/// watchers' own points and board presence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub entries: Vec<pb::LeaderboardEntry>,
+    /// The person of each entry (entries show ids of public people only).
+    pub ids: Vec<Uuid>,
+    pub points: Vec<i64>,
+    pub own: std::collections::HashMap<Uuid, (i64, bool)>,
+    /// The watchers whose own standing was read.
+    pub watchers: Vec<Uuid>,
+    pub as_of: DateTime<Utc>,
+}
+
+pub async fn snapshot(
+    conn: &mut AsyncPgConnection,
+    caller_org: Uuid,
+    req: BoardRequest,
+    watchers: &[Uuid],
+) -> Result<Snapshot, ApiError> {
+    let as_of = Utc::now();
+    let (period, zone, _) = resolve(conn, &req, caller_org, as_of).await?;
+    let (top, points, own) = match req.scope {
+        Scope::Course(course) => {
+            let rows = boards::course_board(conn, course, course_from(period, zone)).await?;
+            let mut ranked: Vec<Standing> =
+                rows.iter().filter(|(_, on)| *on).map(|(s, _)| *s).collect();
+            ranked.sort_by(board_order);
+            let own = rows
+                .iter()
+                .filter(|(s, _)| watchers.contains(&s.user_id))
+                .map(|(s, on)| (s.user_id, (s.points, *on)))
+                .collect();
+            let points = ranked.iter().map(|s| s.points).collect();
+            ranked.truncate(req.limit as usize);
+            (ranked, points, own)
+        }
+        Scope::Organization(_) | Scope::Platform => {
+            let reach = match req.scope {
+                Scope::Organization(org) => Reach::Organization(org),
+                _ => Reach::Platform,
+            };
+            let top = boards::page(conn, reach, period, 0, req.limit).await?;
+            let points = boards::all_points(conn, reach, period).await?;
+            let own = boards::own_rows(conn, watchers)
+                .await?
+                .into_iter()
+                .map(|(u, r)| (u, (r.points(period), r.on_board)))
+                .collect();
+            (top, points, own)
+        }
+    };
+    let entries = entries_of(conn, &top, 1, 0, None).await?;
+    Ok(Snapshot {
         entries,
+        ids: top.iter().map(|s| s.user_id).collect(),
+        watchers: watchers.to_vec(),
+        points,
         own,
-        ranked_users: u32::try_from(ranked).unwrap_or(u32::MAX),
-        period_start,
         as_of,
-        more,
     })
+}
+
+impl Snapshot {
+    /// What one watcher sees: their entry marked and their own rank.
+    pub fn view(&self, caller: Uuid) -> pb::WatchLeaderboardResponse {
+        let (points, on_board) = self.own.get(&caller).copied().unwrap_or((0, false));
+        let entries = self
+            .entries
+            .iter()
+            .zip(&self.ids)
+            .map(|(e, id)| {
+                let mut e = e.clone();
+                if *id == caller {
+                    e.is_caller = true;
+                    e.user_id = caller.to_string();
+                }
+                e
+            })
+            .collect();
+        let own = if points <= 0 {
+            pb::OwnRank {
+                rank: 0,
+                percentile: 0.0,
+                points: 0,
+                hidden: !on_board,
+            }
+        } else {
+            // `points` is highest first.
+            let above = self.points.partition_point(|p| *p > points);
+            let not_below = self.points.partition_point(|p| *p >= points);
+            let below = self.points.len() - not_below;
+            let including = self.points.len() + usize::from(!on_board);
+            pb::OwnRank {
+                rank: 1 + above as u32,
+                percentile: percentile(below as u64, including as u64),
+                points: points as u64,
+                hidden: !on_board,
+            }
+        };
+        pb::WatchLeaderboardResponse {
+            entries,
+            own: Some(own),
+            ranked_users: u32::try_from(self.points.len()).unwrap_or(u32::MAX),
+            as_of: Some(mapping::timestamp(self.as_of)),
+        }
+    }
 }
 
 type Standings = (Vec<Standing>, u32, i64, pb::OwnRank);

@@ -5,5 +5,7 @@ mod mapping;
 mod profile;
 mod recompute;
 mod service;
+mod watch;
 
 pub use service::GamificationApi;
+pub use watch::BoardHub;

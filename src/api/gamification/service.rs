@@ -3,6 +3,7 @@
 
 use tonic::{Request, Response, Status};
 
+use super::watch::BoardHub;
 use super::{leaderboard, profile, recompute};
 use crate::api::{AppState, caller};
 use crate::proto::gamification::v1 as pb;
@@ -12,13 +13,18 @@ use crate::proto::gamification::v1::gamification_service_server::GamificationSer
 #[derive(Clone)]
 pub struct GamificationApi {
     state: AppState,
+    hub: BoardHub,
 }
 
 impl GamificationApi {
-    pub fn new(state: AppState) -> Self {
-        Self { state }
+    pub fn new(state: AppState, hub: BoardHub) -> Self {
+        Self { state, hub }
     }
 }
+
+type Updates = std::pin::Pin<
+    Box<dyn futures::Stream<Item = Result<pb::WatchLeaderboardResponse, Status>> + Send>,
+>;
 
 #[tonic::async_trait]
 impl GamificationService for GamificationApi {
@@ -47,6 +53,15 @@ impl GamificationService for GamificationApi {
         let ctx = caller(&request)?.clone();
         let reply = leaderboard::get(&self.state, &ctx, request.into_inner()).await?;
         Ok(Response::new(reply))
+    }
+
+    async fn watch_leaderboard(
+        &self,
+        request: Request<pb::WatchLeaderboardRequest>,
+    ) -> Result<Response<Updates>, Status> {
+        let ctx = caller(&request)?.clone();
+        let updates = self.hub.watch(&self.state, ctx, request.into_inner())?;
+        Ok(Response::new(updates))
     }
 
     async fn list_achievements(
