@@ -30,9 +30,14 @@ struct Key {
     top: i64,
 }
 
+/// Snapshots of a board as published.
+type Snapshots = watch::Receiver<Option<Arc<Snapshot>>>;
+/// A board's watchers: person -> open streams.
+type Watchers = Arc<Mutex<HashMap<Uuid, usize>>>;
+
 struct Shared {
-    snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
-    watchers: Arc<Mutex<HashMap<Uuid, usize>>>,
+    snapshots: Snapshots,
+    watchers: Watchers,
     /// Wakes the round early for a new watcher's first answer.
     wake: Arc<Notify>,
 }
@@ -144,10 +149,7 @@ impl BoardHub {
         key: Key,
         board: BoardRequest,
         caller: Uuid,
-    ) -> (
-        watch::Receiver<Option<Arc<Snapshot>>>,
-        Arc<Mutex<HashMap<Uuid, usize>>>,
-    ) {
+    ) -> (Snapshots, Watchers) {
         let mut boards = self.boards.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(shared) = boards.get(&key) {
             *lock(&shared.watchers).entry(caller).or_default() += 1;
@@ -186,7 +188,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Leaves the board's watcher list when the stream ends.
 struct Leave {
-    watchers: Arc<Mutex<HashMap<Uuid, usize>>>,
+    watchers: Watchers,
     caller: Uuid,
 }
 
@@ -207,7 +209,7 @@ struct Round {
     state: AppState,
     ctx: AuthContext,
     board: BoardRequest,
-    watchers: Arc<Mutex<HashMap<Uuid, usize>>>,
+    watchers: Watchers,
     interval: Duration,
     boards: Arc<Mutex<HashMap<Key, Shared>>>,
     key: Key,
