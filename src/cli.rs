@@ -1,4 +1,5 @@
-//! The `stride` command line: `serve`, `migrate`, `token`, `demo`.
+//! The `stride` command line: `serve`, `migrate`, `token`, `demo`,
+//! `rules recompute`.
 //! Names and flags here are a contract with operators (README.md).
 
 use std::time::Duration;
@@ -37,6 +38,40 @@ pub enum Command {
     Token(TokenArgs),
     /// Fill the database with a realistic demo organization.
     Demo(DemoArgs),
+    /// Point rules: rebuild what they derive.
+    Rules(RulesArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub action: RulesAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesAction {
+    /// Rebuild points, levels, streaks, freezes and achievements from the
+    /// ledger and the derived tables; prints what differed.
+    Recompute(RecomputeArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["user", "org", "all"])))]
+pub struct RecomputeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// One person (UUID).
+    #[arg(long)]
+    pub user: Option<Uuid>,
+    /// Every person of an organization (UUID).
+    #[arg(long)]
+    pub org: Option<Uuid>,
+    /// Everyone.
+    #[arg(long)]
+    pub all: bool,
+    /// Print the differences without writing them.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]
@@ -103,8 +138,69 @@ impl Cli {
                 eprintln!("{summary}");
                 Ok(())
             }
+            Command::Rules(RulesArgs {
+                action: RulesAction::Recompute(args),
+            }) => recompute(args).await,
         }
     }
+}
+
+/// `stride rules recompute`: as the database owner (an operator's tool),
+/// in transactions of 200 people, with progress on stderr.
+async fn recompute(args: RecomputeArgs) -> Result<()> {
+    use diesel::prelude::*;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+    let (url, _pg) = database(&args.db, false).await?;
+    let mut conn = AsyncPgConnection::establish(&url).await.context(
+        "connecting to the database (is DATABASE_URL right, or `stride serve` running?)",
+    )?;
+    let people: Vec<Uuid> = match (args.user, args.org) {
+        (Some(user), _) => vec![user],
+        (None, org) => {
+            use crate::db::schema::users;
+            let mut query = users::table.select(users::id).order(users::id).into_boxed();
+            if let Some(org) = org {
+                query = query.filter(users::organization_id.eq(org));
+            }
+            query.load(&mut conn).await?
+        }
+    };
+    let mut differing = 0;
+    for (n, chunk) in people.chunks(200).enumerate() {
+        let ids = chunk.to_vec();
+        let dry_run = args.dry_run;
+        let found = db::tenant::in_tenant(
+            &mut conn,
+            &db::tenant::DbIdentity::operator(),
+            move |conn| {
+                Box::pin(async move {
+                    let plan = db::gamification::recompute(conn, &ids, dry_run).await?;
+                    Ok::<_, diesel::result::Error>(crate::api::gamification::differences_of(&plan))
+                })
+            },
+        )
+        .await?;
+        for d in &found {
+            let mut changes: Vec<_> = d.changes.iter().collect();
+            changes.sort();
+            let text: Vec<String> = changes.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            println!("{} {}", d.user_id, text.join("; "));
+        }
+        differing += found.len();
+        eprintln!(
+            "recomputed {}/{} people",
+            (n * 200 + chunk.len()).min(people.len()),
+            people.len()
+        );
+    }
+    let verb = if args.dry_run {
+        "would change"
+    } else {
+        "changed"
+    };
+    eprintln!("{} people checked, {differing} {verb}", people.len());
+    Ok(())
 }
 
 /// The database URL to use, starting (or, unless `exclusive`, attaching to)

@@ -42,6 +42,17 @@ impl DbIdentity {
     }
 }
 
+impl DbIdentity {
+    /// An operator's command line tool: platform-wide, no person.
+    pub fn operator() -> Self {
+        Self {
+            user_id: None,
+            org_id: None,
+            role: "platform_admin",
+        }
+    }
+}
+
 impl From<&Principal> for DbIdentity {
     fn from(principal: &Principal) -> Self {
         match principal {

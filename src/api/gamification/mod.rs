@@ -7,5 +7,6 @@ mod recompute;
 mod service;
 mod watch;
 
+pub use recompute::differences_of;
 pub use service::GamificationApi;
 pub use watch::BoardHub;

@@ -99,7 +99,8 @@ async fn people(
         .await
 }
 
-fn differences_of(plan: &gamification::Plan) -> Vec<pb::RecomputeDifference> {
+/// The people whose stored state the plan changes, with each change.
+pub fn differences_of(plan: &gamification::Plan) -> Vec<pb::RecomputeDifference> {
     let mut earned: HashMap<Uuid, Vec<&str>> = HashMap::new();
     for (user, id) in plan.earned() {
         earned.entry(user).or_default().push(id);
