@@ -7,18 +7,18 @@
 //! default 40000), STRIDE_BENCH_UNARY (unary events per run, default 2000),
 //! STRIDE_BENCH_SECONDS (pgbench duration, default 15).
 
-use std::path::PathBuf;
-use std::process::Command;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-use stride::auth::{Scope, Subject, TokenKeys};
+use stride::auth::{Scope, Subject};
 use stride::config::Limits;
-use stride::embedded_pg::{EmbeddedOptions, EmbeddedPostgres, find_pg_bin};
 use stride::proto::events::v1 as pb;
 use stride::proto::events::v1::event_service_client::EventServiceClient;
+use support::{Bench, authed, env_or};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -27,14 +27,6 @@ const USERS: u128 = 200;
 const COURSES: u128 = 10;
 const LESSONS_PER_COURSE: u128 = 20;
 const BATCH: usize = 500;
-const APP_PASSWORD: &str = "0b1e2c3d4e5f60718293a4b5c6d7e8f9";
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn org() -> Uuid {
     Uuid::from_u128(0xbe_0000)
@@ -51,37 +43,15 @@ fn lesson(c: u128, n: u128) -> Uuid {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("stride-bench-{}", std::process::id()));
-    let opts = EmbeddedOptions {
-        data_dir: dir.clone(),
-        pg_bin: std::env::var_os("STRIDE_PG_BIN").map(PathBuf::from),
-        settings: std::env::var("STRIDE_BENCH_LOG_STATEMENTS")
-            .map(|_| vec![("log_min_duration_statement".to_string(), "0".to_string())])
-            .unwrap_or_default(), // production defaults: fsync and synchronous_commit on
-        port: None,
-    };
-    eprintln!("starting PostgreSQL in {} ...", dir.display());
-    let mut pg = EmbeddedPostgres::start(&opts).await?;
-    let result = run(&pg, &opts).await;
-    pg.stop();
-    if std::env::var_os("STRIDE_BENCH_LOG_STATEMENTS").is_none() {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    let bench = Bench::start("ingest").await?;
+    let result = run(&bench).await;
+    bench.stop();
     result
 }
 
-async fn run(pg: &EmbeddedPostgres, opts: &EmbeddedOptions) -> Result<()> {
-    let owner_url = pg.url("stride");
-    stride::db::migrate(&owner_url).await?;
-    stride::db::enable_app_login(&pg.url("postgres"), APP_PASSWORD).await?;
-    let app_url = pg.url_as(stride::db::APP_ROLE, APP_PASSWORD, "stride");
-    seed(&owner_url).await?;
-
-    let keys = TokenKeys::hs256(
-        b"bench-secret-bench-secret-bench-secret",
-        "stride",
-        "stride",
-    );
+async fn run(bench: &Bench) -> Result<()> {
+    seed(&bench.owner_url).await?;
+    let keys = support::keys();
     let token = keys
         .issue(
             &Subject::Service {
@@ -94,18 +64,10 @@ async fn run(pg: &EmbeddedPostgres, opts: &EmbeddedOptions) -> Result<()> {
         .0;
     let limits = Limits {
         ingest_batch_size: BATCH as u32,
+        pool_size: 8,
         ..Limits::default()
     };
-    let pool = stride::db::build_pool(&app_url, 8, Duration::from_secs(5))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let state = stride::server::state(pool, keys);
-    tokio::spawn(async move {
-        stride::server::serve(listener, state, &limits, std::future::pending()).await
-    });
-    let channel = Channel::from_shared(format!("http://{addr}"))?
-        .connect()
-        .await?;
+    let channel = bench.serve(keys, limits).await?;
 
     let total = env_or("STRIDE_BENCH_EVENTS", 40_000);
     let unary = env_or("STRIDE_BENCH_UNARY", 2_000);
@@ -126,10 +88,10 @@ async fn run(pg: &EmbeddedPostgres, opts: &EmbeddedOptions) -> Result<()> {
         println!("unary   {in_flight:>2} in flight: {rate:>9.0} events/s ({unary} calls)");
     }
 
-    let script = dir_file(opts, "batch.sql");
+    let script = bench.file("batch.sql");
     std::fs::write(&script, pgbench_script())?;
     for (clients, stream_rate) in figures {
-        let tps = pgbench(opts, &app_url, &script, clients, seconds)?;
+        let tps = support::pgbench(bench, &script, clients, seconds, false)?.tps;
         let ceiling = tps * BATCH as f64;
         println!(
             "pgbench {clients} client(s):  {ceiling:>9.0} events/s ({tps:.1} batches/s) -> stream at {:.0}% of the ceiling",
@@ -137,10 +99,6 @@ async fn run(pg: &EmbeddedPostgres, opts: &EmbeddedOptions) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn dir_file(opts: &EmbeddedOptions, name: &str) -> PathBuf {
-    opts.data_dir.join(name)
 }
 
 async fn seed(owner_url: &str) -> Result<()> {
@@ -190,15 +148,6 @@ fn event(n: usize) -> pb::Event {
             lesson_id: lesson(c, n128 % LESSONS_PER_COURSE).to_string(),
         })),
     }
-}
-
-fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut req = tonic::Request::new(message);
-    req.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii"),
-    );
-    req
 }
 
 async fn stream_rate(
@@ -336,45 +285,4 @@ INSERT INTO enrollments (id, user_id, course_id, organization_id, status, progre
 COMMIT;
 "#
     )
-}
-
-/// Runs pgbench as the runtime role; returns transactions per second.
-fn pgbench(
-    opts: &EmbeddedOptions,
-    app_url: &str,
-    script: &PathBuf,
-    clients: usize,
-    seconds: usize,
-) -> Result<f64> {
-    let bin = find_pg_bin(opts.pg_bin.as_deref())?.join("pgbench");
-    eprintln!("running pgbench with {clients} client(s) for {seconds} s ...");
-    let output = Command::new(&bin)
-        .args([
-            "-n",
-            "-M",
-            "prepared",
-            "-c",
-            &clients.to_string(),
-            "-j",
-            &clients.to_string(),
-        ])
-        .args(["-T", &seconds.to_string(), "-f"])
-        .arg(script)
-        .arg(app_url)
-        .output()
-        .with_context(|| format!("cannot run {}", bin.display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!(
-            "pgbench failed: {}{}",
-            stdout,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("tps = "))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .with_context(|| format!("no tps in pgbench output:\n{stdout}"))
 }

@@ -166,6 +166,39 @@ fn own_from(r: OwnColumns) -> OwnRow {
     }
 }
 
+/// The name of the points column of `period` (for SQL fragments).
+fn points_column(period: Period) -> &'static str {
+    match period {
+        Period::Week(_) => "week_points",
+        Period::Month(_) => "month_points",
+        Period::AllTime => "total_points",
+    }
+}
+
+/// In one scan of the board: how many are ranked, and how many have more
+/// and fewer points than `points`.
+pub async fn standing_counts(
+    conn: &mut AsyncPgConnection,
+    reach: Reach,
+    period: Period,
+    points: i64,
+) -> QueryResult<(i64, i64, i64)> {
+    let column = points_column(period);
+    // Raw SQL fragments: aggregate FILTER clauses (three counts, one scan).
+    let filtered = |op: &str| {
+        sql::<BigInt>(&format!(
+            "count(*) FILTER (WHERE tenant_board_points.{column} {op} "
+        ))
+        .bind::<BigInt, _>(points)
+        .sql(")")
+    };
+    tbp::table
+        .filter(ranked(reach, period))
+        .select((diesel::dsl::count_star(), filtered(">"), filtered("<")))
+        .get_result(conn)
+        .await
+}
+
 /// How many are ranked; with `than`, how many have more (`Above`) or fewer
 /// (`Below`) points than it.
 #[derive(Debug, Clone, Copy)]

@@ -89,7 +89,11 @@ async fn serve_runs_embedded_postgres_accepts_cli_tokens_and_stops_cleanly() {
         .expect("stride rules recompute");
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{said}");
-    assert!(said.contains(", 0 would change"), "{said}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        said.contains(", 0 would change"),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(!said.contains(" 0 people checked"), "{said}");
 
     // A token from the CLI, signed with the secret kept in the data folder.

@@ -123,6 +123,48 @@ async fn grpcurl_walkthrough_works_as_documented() {
 
     publishing_events_works_as_documented(&server, &addr, user, org).await;
     catalogue_and_xapi_work_as_documented(&server, &addr, user, org).await;
+    gamification_works_as_documented(&addr, &token, user).await;
+}
+
+/// The README's GetLeaderboard and GetProfile, after the events above paid
+/// the admin: course completed (100), the xAPI course completion (100) and
+/// one streak day (10; both on 2026-11-20).
+async fn gamification_works_as_documented(addr: &str, token: &str, user: Uuid) {
+    let call = |body: Option<&str>, method: &str| {
+        let mut args = vec![
+            "-plaintext".to_string(),
+            "-H".into(),
+            format!("authorization: Bearer {token}"),
+        ];
+        if let Some(body) = body {
+            args.extend(["-d".to_string(), body.to_string()]);
+        }
+        args.extend([
+            addr.to_string(),
+            format!("stride.gamification.v1.GamificationService/{method}"),
+        ]);
+        args
+    };
+    let out = grpcurl(call(
+        Some(r#"{"period": "LEADERBOARD_PERIOD_ALL_TIME", "page": {"page_size": 5}}"#),
+        "GetLeaderboard",
+    ))
+    .await;
+    assert!(
+        out.status.success(),
+        "GetLeaderboard failed: {}",
+        text(&out)
+    );
+    let board: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON reply");
+    assert_eq!(board["entries"][0]["userId"], user.to_string(), "{board}");
+    assert_eq!(board["entries"][0]["points"], "210", "{board}");
+    assert_eq!(board["own"]["rank"], 1, "{board}");
+
+    let out = grpcurl(call(None, "GetProfile")).await;
+    assert!(out.status.success(), "GetProfile failed: {}", text(&out));
+    let profile: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON reply");
+    assert_eq!(profile["totalPoints"], "210", "{profile}");
+    assert_eq!(profile["level"]["level"], 2, "{profile}");
 }
 
 /// The README's PublishEvent (twice: accepted, then duplicate) and its

@@ -403,16 +403,17 @@ async fn live_standings(
     req: BoardRequest,
 ) -> Result<Standings, ApiError> {
     let page = boards::page(conn, reach, period, req.offset, req.limit).await?;
-    let ranked = boards::count(conn, reach, period, Count::All).await?;
+    let mine = boards::own_row(conn, caller).await?;
+    let points = mine.map_or(0, |r| r.points(period));
+    let on_board = mine.is_some_and(|r| r.on_board);
+    let (ranked, above, below) = boards::standing_counts(conn, reach, period, points).await?;
+    // `<[_]>::first`: diesel's RunQueryDsl::first shadows the slice method.
     let first_rank = match <[Standing]>::first(&page) {
         Some(first) if req.offset > 0 => {
             1 + boards::count(conn, reach, period, Count::Above(first.points)).await? as u32
         }
         _ => 1,
     };
-    let mine = boards::own_row(conn, caller).await?;
-    let points = mine.map_or(0, |r| r.points(period));
-    let on_board = mine.is_some_and(|r| r.on_board);
     let own = if points <= 0 {
         pb::OwnRank {
             rank: 0,
@@ -421,8 +422,6 @@ async fn live_standings(
             hidden: !on_board,
         }
     } else {
-        let above = boards::count(conn, reach, period, Count::Above(points)).await?;
-        let below = boards::count(conn, reach, period, Count::Below(points)).await?;
         // A hidden caller is not among the ranked: count them in for their
         // own percentile (SPEC: ranked people including the caller).
         let including = ranked + i64::from(!on_board);

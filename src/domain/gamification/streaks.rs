@@ -257,6 +257,30 @@ mod tests {
     }
 
     #[test]
+    fn days_are_the_persons_local_days_across_zones_and_dst() {
+        use chrono::{DateTime, Utc};
+        let instants: Vec<DateTime<Utc>> = [
+            "2026-11-01T03:30:00Z", // New York: Sat 31 Oct 23:30 (EDT)
+            "2026-11-02T04:30:00Z", // Sun 1 Nov 23:30 (EST: the 25-hour day)
+            "2026-11-02T05:30:00Z", // Mon 2 Nov 00:30
+        ]
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
+        let local = |zone: chrono_tz::Tz| -> Vec<NaiveDate> {
+            instants
+                .iter()
+                .map(|t| t.with_timezone(&zone).date_naive())
+                .collect()
+        };
+        let new_york = replay(&local(chrono_tz::America::New_York), &[]);
+        assert_eq!((new_york.run, new_york.longest), (3, 3));
+        // The same instants are two days in UTC and in Tokyo.
+        assert_eq!(replay(&local(chrono_tz::UTC), &[]).longest, 2);
+        assert_eq!(replay(&local(chrono_tz::Asia::Tokyo), &[]).longest, 2);
+    }
+
+    #[test]
     fn milestones_pay_once_on_the_day_they_are_reached() {
         let first: Vec<u32> = (0..8).collect();
         let mut all = first.clone();
