@@ -140,7 +140,7 @@ async fn load(owner_url: &str, users: usize, ledger: usize) -> Result<()> {
             "INSERT INTO point_transactions (organization_id, user_id, rule_id, rule_version, source_key, occurred_at, local_date, points_awarded)
                SELECT '{ORG}', ('00000000-0000-4000-8000-' || lpad(to_hex(1 + (g * 2654435761) % {users}), 12, '0'))::uuid,
                       'assessment_graded', 1, 'bench-' || g, t, (t AT TIME ZONE 'UTC')::date, (g * 7919) % 101
-                 FROM generate_series(1, {ledger}) g,
+                 FROM generate_series(1::bigint, {ledger}) g,
                       LATERAL (SELECT now() - ((g * 40503) % 5184000) * interval '1 second' AS t) x;"
         )),
         ("user_points", format!(

@@ -203,6 +203,12 @@ pub struct Limits {
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub board_watch_interval_ms: u64,
 
+    /// GetLeaderboard ranks against a snapshot of the whole board at most
+    /// this old, in milliseconds (one read per board and period, however
+    /// many callers); every answer says its as-of time. 0 reads every time.
+    #[arg(long, env = "STRIDE_BOARD_SNAPSHOT_MS", default_value_t = 1_000)]
+    pub board_cache_ms: u64,
+
     /// Most WatchLeaderboard streams open at once; one more is refused with
     /// RESOURCE_EXHAUSTED.
     #[arg(long, env = "STRIDE_MAX_BOARD_WATCHERS", default_value_t = 1_000)]
@@ -234,6 +240,7 @@ impl Default for Limits {
             ingest_batch_size: 500,
             max_event_streams: 64,
             board_watch_interval_ms: 1_000,
+            board_cache_ms: 1_000,
             max_board_watchers: 1_000,
         }
     }

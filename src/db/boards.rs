@@ -15,7 +15,7 @@ use crate::db::views::{tenant_board_names, tenant_board_points as tbp};
 use crate::domain::gamification::boards::Standing;
 
 /// Which points a board counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Period {
     /// The week starting on this Monday (organization's time zone).
     Week(NaiveDate),
@@ -26,7 +26,7 @@ pub enum Period {
 
 /// Whose board: one organization, or every organization (platform), in
 /// which case each organization's own current week or month counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reach {
     Organization(Uuid),
     Platform,
@@ -115,6 +115,15 @@ pub async fn page(
         .collect())
 }
 
+/// Every ranked person of the board, in board order.
+pub async fn ranked_all(
+    conn: &mut AsyncPgConnection,
+    reach: Reach,
+    period: Period,
+) -> QueryResult<Vec<Standing>> {
+    page(conn, reach, period, 0, i64::MAX).await
+}
+
 /// Every ranked person's points, highest first: ranks of many callers by
 /// binary search (WatchLeaderboard), from the board-order index alone.
 pub async fn all_points(
@@ -164,63 +173,6 @@ fn own_from(r: OwnColumns) -> OwnRow {
         month_start: r.5,
         month_points: r.6,
     }
-}
-
-/// The name of the points column of `period` (for SQL fragments).
-fn points_column(period: Period) -> &'static str {
-    match period {
-        Period::Week(_) => "week_points",
-        Period::Month(_) => "month_points",
-        Period::AllTime => "total_points",
-    }
-}
-
-/// In one scan of the board: how many are ranked, and how many have more
-/// and fewer points than `points`.
-pub async fn standing_counts(
-    conn: &mut AsyncPgConnection,
-    reach: Reach,
-    period: Period,
-    points: i64,
-) -> QueryResult<(i64, i64, i64)> {
-    let column = points_column(period);
-    // Raw SQL fragments: aggregate FILTER clauses (three counts, one scan).
-    let filtered = |op: &str| {
-        sql::<BigInt>(&format!(
-            "count(*) FILTER (WHERE tenant_board_points.{column} {op} "
-        ))
-        .bind::<BigInt, _>(points)
-        .sql(")")
-    };
-    tbp::table
-        .filter(ranked(reach, period))
-        .select((diesel::dsl::count_star(), filtered(">"), filtered("<")))
-        .get_result(conn)
-        .await
-}
-
-/// How many are ranked; with `than`, how many have more (`Above`) or fewer
-/// (`Below`) points than it.
-#[derive(Debug, Clone, Copy)]
-pub enum Count {
-    All,
-    Above(i64),
-    Below(i64),
-}
-
-pub async fn count(
-    conn: &mut AsyncPgConnection,
-    reach: Reach,
-    period: Period,
-    which: Count,
-) -> QueryResult<i64> {
-    let query = tbp::table.filter(ranked(reach, period)).into_boxed();
-    let query = match which {
-        Count::All => query,
-        Count::Above(p) => query.filter(points(period).gt(p)),
-        Count::Below(p) => query.filter(points(period).lt(p)),
-    };
-    query.count().get_result(conn).await
 }
 
 /// A person's own position data: on the board or not, and the row.

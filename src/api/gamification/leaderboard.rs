@@ -6,12 +6,13 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::mapping;
+use super::watch::BoardHub;
 use crate::api::{ApiError, AppState, paging};
 use crate::auth::{AuthContext, Principal, Role};
-use crate::db::boards::{self, Count, Period, Reach};
+use crate::db::boards::{self, Period, Reach};
 use crate::db::schema::{courses, organizations};
 use crate::domain::gamification::boards::{
-    Standing, anonymous_name, board_order, own_rank, page_ranks, percentile,
+    Standing, anonymous_name, board_order, page_ranks, percentile, view,
 };
 use crate::domain::gamification::periods::{local_midnight, month_start, week_start};
 use crate::proto::gamification::v1 as pb;
@@ -114,6 +115,7 @@ pub fn check(
 
 pub async fn get(
     state: &AppState,
+    hub: &BoardHub,
     ctx: &AuthContext,
     req: pb::GetLeaderboardRequest,
 ) -> Result<pb::GetLeaderboardResponse, ApiError> {
@@ -125,7 +127,7 @@ pub async fn get(
         &req.organization_id,
         req.page.as_ref(),
     )?;
-    let board = compute(state, ctx, checked).await?;
+    let board = compute(state, hub, ctx, checked).await?;
     Ok(pb::GetLeaderboardResponse {
         entries: board.entries,
         own: Some(board.own),
@@ -146,15 +148,17 @@ pub async fn get(
 /// Computes one board for the caller, in one transaction.
 pub async fn compute(
     state: &AppState,
+    hub: &BoardHub,
     ctx: &AuthContext,
     req: BoardRequest,
 ) -> Result<Board, ApiError> {
+    let hub = hub.clone();
     let caller = crate::api::caller_user(&ctx.principal)
         .ok_or_else(|| ApiError::PermissionDenied("boards are for people's tokens".into()))?;
     let caller_org = ctx.org_id().unwrap_or_default();
     state
         .tx(ctx, move |conn| {
-            Box::pin(async move { board(conn, caller, caller_org, req).await })
+            Box::pin(async move { board(conn, &hub, caller, caller_org, req).await })
         })
         .await
 }
@@ -208,20 +212,22 @@ fn course_from(period: Period, zone: chrono_tz::Tz) -> Option<DateTime<Utc>> {
 
 async fn board(
     conn: &mut AsyncPgConnection,
+    hub: &BoardHub,
     caller: Uuid,
     caller_org: Uuid,
     req: BoardRequest,
 ) -> Result<Board, ApiError> {
     let as_of = Utc::now();
     let (period, zone, period_start) = resolve(conn, &req, caller_org, as_of).await?;
-    let (standings, first_rank, ranked, own) = match req.scope {
-        Scope::Course(course) => {
-            course_standings(conn, course, course_from(period, zone), caller, req).await?
-        }
+    let ((standings, first_rank, ranked, own), as_of) = match req.scope {
+        Scope::Course(course) => (
+            course_standings(conn, course, course_from(period, zone), caller, req).await?,
+            as_of,
+        ),
         Scope::Organization(org) => {
-            live_standings(conn, Reach::Organization(org), period, caller, req).await?
+            live_standings(conn, hub, Reach::Organization(org), period, caller, req).await?
         }
-        Scope::Platform => live_standings(conn, Reach::Platform, period, caller, req).await?,
+        Scope::Platform => live_standings(conn, hub, Reach::Platform, period, caller, req).await?,
     };
     let more = (req.offset + standings.len() as i64) < ranked;
     let entries = entries_of(conn, &standings, first_rank, req.offset, Some(caller)).await?;
@@ -394,45 +400,30 @@ impl Snapshot {
 type Standings = (Vec<Standing>, u32, i64, pb::OwnRank);
 
 /// A live board: the page, the rank of its first entry, how many are
-/// ranked, and the caller's own standing.
+/// ranked, and the caller's own standing. The ranked list comes from the
+/// hub's short-lived snapshot (one read per board and refresh period, so a
+/// rank is a binary search, not a count over the board); the caller's own
+/// row is read live for people the snapshot does not hold (hidden, or new).
 async fn live_standings(
     conn: &mut AsyncPgConnection,
+    hub: &BoardHub,
     reach: Reach,
     period: Period,
     caller: Uuid,
     req: BoardRequest,
-) -> Result<Standings, ApiError> {
-    let page = boards::page(conn, reach, period, req.offset, req.limit).await?;
-    let mine = boards::own_row(conn, caller).await?;
-    let points = mine.map_or(0, |r| r.points(period));
-    let on_board = mine.is_some_and(|r| r.on_board);
-    let (ranked, above, below) = boards::standing_counts(conn, reach, period, points).await?;
-    // `<[_]>::first`: diesel's RunQueryDsl::first shadows the slice method.
-    let first_rank = match <[Standing]>::first(&page) {
-        Some(first) if req.offset > 0 => {
-            1 + boards::count(conn, reach, period, Count::Above(first.points)).await? as u32
-        }
-        _ => 1,
-    };
-    let own = if points <= 0 {
-        pb::OwnRank {
-            rank: 0,
-            percentile: 0.0,
-            points: 0,
-            hidden: !on_board,
-        }
-    } else {
-        // A hidden caller is not among the ranked: count them in for their
-        // own percentile (SPEC: ranked people including the caller).
-        let including = ranked + i64::from(!on_board);
-        pb::OwnRank {
-            rank: 1 + above as u32,
-            percentile: percentile(below as u64, including as u64),
-            points: points as u64,
-            hidden: !on_board,
+) -> Result<(Standings, DateTime<Utc>), ApiError> {
+    let (ranked, as_of) = hub.ranked(conn, reach, period).await?;
+    let own = match ranked.iter().find(|s| s.user_id == caller) {
+        Some(me) => (me.points, true),
+        None => {
+            let mine = boards::own_row(conn, caller).await?;
+            (
+                mine.map_or(0, |r| r.points(period)),
+                mine.is_some_and(|r| r.on_board),
+            )
         }
     };
-    Ok((page, first_rank, ranked, own))
+    Ok((standings_of(&ranked, own, req), as_of))
 }
 
 /// A course board, ranked in memory (a course's learners are few).
@@ -446,29 +437,20 @@ async fn course_standings(
     let rows = boards::course_board(conn, course, from).await?;
     let mut ranked: Vec<Standing> = rows.iter().filter(|(_, on)| *on).map(|(s, _)| *s).collect();
     ranked.sort_by(board_order);
-    let mine = rows.iter().find(|(s, _)| s.user_id == caller);
-    let others: Vec<i64> = ranked
+    let own = rows
         .iter()
-        .filter(|s| s.user_id != caller)
-        .map(|s| s.points)
-        .collect();
-    let own_points = mine.map_or(0, |(s, _)| s.points);
-    let (rank, pct) = own_rank(own_points, &others);
+        .find(|(s, _)| s.user_id == caller)
+        .map_or((0, false), |(s, on)| (s.points, *on));
+    Ok(standings_of(&ranked, own, req))
+}
+
+fn standings_of(ranked: &[Standing], own: (i64, bool), req: BoardRequest) -> Standings {
+    let v = view(ranked, own, req.offset as usize, req.limit as usize);
     let own = pb::OwnRank {
-        rank,
-        percentile: pct,
-        points: own_points.max(0) as u64,
-        hidden: mine.is_some_and(|(_, on)| !on),
+        rank: v.own_rank,
+        percentile: v.own_percentile,
+        points: own.0.max(0) as u64,
+        hidden: !own.1,
     };
-    let total = ranked.len() as i64;
-    let page: Vec<Standing> = ranked
-        .iter()
-        .skip(req.offset as usize)
-        .take(req.limit as usize)
-        .copied()
-        .collect();
-    let first_rank = <[Standing]>::first(&page).map_or(1, |first| {
-        1 + ranked.iter().filter(|s| s.points > first.points).count() as u32
-    });
-    Ok((page, first_rank, total, own))
+    (v.page, v.first_rank, v.ranked as i64, own)
 }

@@ -51,7 +51,7 @@ impl GamificationService for GamificationApi {
         request: Request<pb::GetLeaderboardRequest>,
     ) -> Result<Response<pb::GetLeaderboardResponse>, Status> {
         let ctx = caller(&request)?.clone();
-        let reply = leaderboard::get(&self.state, &ctx, request.into_inner()).await?;
+        let reply = leaderboard::get(&self.state, &self.hub, &ctx, request.into_inner()).await?;
         Ok(Response::new(reply))
     }
 

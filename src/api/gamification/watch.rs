@@ -8,7 +8,10 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
 
 use futures::Stream;
 use tokio::sync::{Notify, Semaphore, watch};
@@ -19,6 +22,8 @@ use super::leaderboard::{self, BoardRequest, Scope, Snapshot};
 use crate::api::{ApiError, AppState, caller_user};
 use crate::auth::AuthContext;
 use crate::config::Limits;
+use crate::db::boards::{self, Period, Reach};
+use crate::domain::gamification::boards::Standing;
 use crate::proto::gamification::v1 as pb;
 
 /// A board as watchers share it: the tenant it is read in and what it asks.
@@ -42,13 +47,21 @@ struct Shared {
     wake: Arc<Notify>,
 }
 
-/// The boards being watched, and the bound on watchers.
+/// The boards being watched, the bound on watchers, and the short-lived
+/// snapshots of whole boards that GetLeaderboard ranks against.
 #[derive(Clone)]
 pub struct BoardHub {
     boards: Arc<Mutex<HashMap<Key, Shared>>>,
     interval: Duration,
     slots: Arc<Semaphore>,
+    ranked: Arc<Mutex<HashMap<RankedKey, RankedSlot>>>,
+    ranked_ttl: Duration,
 }
+
+/// A whole board: (reach, period).
+type RankedKey = (Reach, Period);
+/// One board's snapshot; the async lock makes concurrent misses read once.
+type RankedSlot = Arc<tokio::sync::Mutex<Option<(Instant, DateTime<Utc>, Arc<Vec<Standing>>)>>>;
 
 type Updates = Pin<Box<dyn Stream<Item = Result<pb::WatchLeaderboardResponse, Status>> + Send>>;
 
@@ -58,7 +71,41 @@ impl BoardHub {
             boards: Arc::default(),
             interval: Duration::from_millis(limits.board_watch_interval_ms),
             slots: Arc::new(Semaphore::new(limits.max_board_watchers)),
+            ranked: Arc::default(),
+            ranked_ttl: Duration::from_millis(limits.board_cache_ms),
         }
+    }
+
+    /// The ranked people of a board in board order, as of at most the
+    /// configured snapshot age ago, and that time. A miss reads the board
+    /// once (in the caller's transaction) while concurrent callers wait.
+    pub async fn ranked(
+        &self,
+        conn: &mut AsyncPgConnection,
+        reach: Reach,
+        period: Period,
+    ) -> Result<(Arc<Vec<Standing>>, DateTime<Utc>), ApiError> {
+        let slot = {
+            let mut all = lock(&self.ranked);
+            // Boards nobody asked for in a while are dropped.
+            let ttl = self.ranked_ttl;
+            all.retain(|_, slot| {
+                slot.try_lock().map_or(true, |s| {
+                    s.as_ref().is_some_and(|(at, _, _)| at.elapsed() < ttl * 60)
+                })
+            });
+            all.entry((reach, period)).or_default().clone()
+        };
+        let mut held = slot.lock().await;
+        if let Some((at, as_of, board)) = held.as_ref() {
+            if at.elapsed() < self.ranked_ttl {
+                return Ok((board.clone(), *as_of));
+            }
+        }
+        let as_of = Utc::now();
+        let board = Arc::new(boards::ranked_all(conn, reach, period).await?);
+        *held = Some((Instant::now(), as_of, board.clone()));
+        Ok((board, as_of))
     }
 
     /// Opens a watch: RESOURCE_EXHAUSTED beyond the configured watchers.

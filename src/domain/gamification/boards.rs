@@ -55,19 +55,43 @@ pub fn anonymous_name(user_id: Uuid) -> String {
     format!("Anonymous learner #{}", hex::encode(&digest[..3]))
 }
 
-/// The caller's rank and percentile on a board of `others` (ranked people,
-/// the caller excluded) given their own points: rank 0 with no points.
-pub fn own_rank(own_points: i64, others: &[i64]) -> (u32, f64) {
-    if own_points <= 0 {
-        return (0, 0.0);
+/// A page of a board and the caller's standing, from the whole board in
+/// board order (`ranked`: ranked people only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    pub page: Vec<Standing>,
+    /// Rank of the page's first entry.
+    pub first_rank: u32,
+    pub ranked: usize,
+    /// 0 when the caller has no points.
+    pub own_rank: u32,
+    pub own_percentile: f64,
+}
+
+/// `own`: the caller's points and whether they are on the board (a hidden
+/// caller is not in `ranked` but counts among "ranked people including the
+/// caller" for their own percentile).
+pub fn view(ranked: &[Standing], own: (i64, bool), offset: usize, limit: usize) -> View {
+    let page: Vec<Standing> = ranked.iter().skip(offset).take(limit).copied().collect();
+    let first_rank = page.first().map_or(1, |f| {
+        1 + ranked.partition_point(|s| s.points > f.points) as u32
+    });
+    let (points, on_board) = own;
+    let (own_rank, own_percentile) = if points <= 0 {
+        (0, 0.0)
+    } else {
+        let above = ranked.partition_point(|s| s.points > points);
+        let below = ranked.len() - ranked.partition_point(|s| s.points >= points);
+        let including = ranked.len() + usize::from(!on_board);
+        (above as u32 + 1, percentile(below as u64, including as u64))
+    };
+    View {
+        page,
+        first_rank,
+        ranked: ranked.len(),
+        own_rank,
+        own_percentile,
     }
-    let above = others.iter().filter(|p| **p > own_points).count() as u32;
-    let below = others
-        .iter()
-        .filter(|p| **p < own_points && **p > 0)
-        .count() as u64;
-    let ranked = others.iter().filter(|p| **p > 0).count() as u64 + 1;
-    (above + 1, percentile(below, ranked))
 }
 
 #[cfg(test)]
@@ -81,17 +105,55 @@ mod tests {
         assert_eq!(page_ranks(&[], 1, 0), Vec::<u32>::new());
     }
 
+    fn board(points: &[i64]) -> Vec<Standing> {
+        let mut rows: Vec<Standing> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Standing {
+                user_id: Uuid::from_u128(i as u128 + 1),
+                points: *p,
+                reached_at: None,
+            })
+            .collect();
+        rows.sort_by(board_order);
+        rows
+    }
+
     #[test]
     fn percentile_counts_people_strictly_below() {
         // The top of 10 distinct scores has percentile 90 (SPEC).
-        let others: Vec<i64> = (1..=9).collect();
-        assert_eq!(own_rank(10, &others), (1, 90.0));
-        let above: Vec<i64> = (2..=10).collect();
-        assert_eq!(own_rank(1, &above), (10, 0.0));
+        let ten = board(&(1..=10).collect::<Vec<i64>>());
+        let top = view(&ten, (10, true), 0, 10);
+        assert_eq!((top.own_rank, top.own_percentile), (1, 90.0));
+        let bottom = view(&ten, (1, true), 0, 10);
+        assert_eq!((bottom.own_rank, bottom.own_percentile), (10, 0.0));
         // Ties: neither above nor below.
-        assert_eq!(own_rank(5, &[5, 5, 1]), (1, 25.0));
-        assert_eq!(own_rank(0, &others), (0, 0.0));
+        let tied = view(&board(&[5, 5, 5, 1]), (5, true), 0, 10);
+        assert_eq!((tied.own_rank, tied.own_percentile), (1, 25.0));
+        let none = view(&ten, (0, true), 0, 10);
+        assert_eq!((none.own_rank, none.own_percentile), (0, 0.0));
         assert_eq!(percentile(0, 0), 0.0);
+    }
+
+    #[test]
+    fn a_hidden_caller_counts_only_for_their_own_percentile() {
+        // Not on the board of 3: rank among them, out of 3 + themselves.
+        let v = view(&board(&[100, 100, 30]), (60, false), 0, 10);
+        assert_eq!((v.own_rank, v.own_percentile, v.ranked), (3, 25.0, 3));
+    }
+
+    #[test]
+    fn pages_start_at_the_rank_of_their_first_entry() {
+        let b = board(&[50, 40, 40, 30]);
+        let second = view(&b, (0, false), 2, 2);
+        assert_eq!(second.first_rank, 2, "the tie continues on the next page");
+        assert_eq!(
+            second.page.iter().map(|s| s.points).collect::<Vec<_>>(),
+            [40, 30]
+        );
+        let past_end = view(&b, (0, false), 9, 2);
+        assert!(past_end.page.is_empty());
+        assert_eq!(past_end.first_rank, 1);
     }
 
     #[test]
