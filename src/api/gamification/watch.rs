@@ -54,14 +54,21 @@ pub struct BoardHub {
     boards: Arc<Mutex<HashMap<Key, Shared>>>,
     interval: Duration,
     slots: Arc<Semaphore>,
-    ranked: Arc<Mutex<HashMap<RankedKey, RankedSlot>>>,
+    ranked: Arc<Mutex<HashMap<RankedKey, Arc<RankedSlot>>>>,
     ranked_ttl: Duration,
 }
 
 /// A whole board: (reach, period).
 type RankedKey = (Reach, Period);
-/// One board's snapshot; the async lock makes concurrent misses read once.
-type RankedSlot = Arc<tokio::sync::Mutex<Option<(Instant, DateTime<Utc>, Arc<Vec<Standing>>)>>>;
+/// One board's snapshot, and the lock its one refresher holds.
+#[derive(Default)]
+struct RankedSlot {
+    value: Mutex<Option<RankedBoard>>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+/// A snapshot: when it was taken (monotonic and wall clock) and the board.
+type RankedBoard = (Instant, DateTime<Utc>, Arc<Vec<Standing>>);
 
 type Updates = Pin<Box<dyn Stream<Item = Result<pb::WatchLeaderboardResponse, Status>> + Send>>;
 
@@ -77,34 +84,50 @@ impl BoardHub {
     }
 
     /// The ranked people of a board in board order, as of at most the
-    /// configured snapshot age ago, and that time. A miss reads the board
-    /// once (in the caller's transaction) while concurrent callers wait.
+    /// configured snapshot age ago, and that time. One caller refreshes an
+    /// expired snapshot (in its transaction) while the others are served the
+    /// previous one; only a board never read makes callers wait.
     pub async fn ranked(
         &self,
         conn: &mut AsyncPgConnection,
         reach: Reach,
         period: Period,
     ) -> Result<(Arc<Vec<Standing>>, DateTime<Utc>), ApiError> {
+        let ttl = self.ranked_ttl;
         let slot = {
             let mut all = lock(&self.ranked);
             // Boards nobody asked for in a while are dropped.
-            let ttl = self.ranked_ttl;
             all.retain(|_, slot| {
-                slot.try_lock().map_or(true, |s| {
-                    s.as_ref().is_some_and(|(at, _, _)| at.elapsed() < ttl * 60)
-                })
+                lock(&slot.value)
+                    .as_ref()
+                    .is_none_or(|(at, _, _)| at.elapsed() < ttl * 60 + Duration::from_secs(60))
             });
             all.entry((reach, period)).or_default().clone()
         };
-        let mut held = slot.lock().await;
-        if let Some((at, as_of, board)) = held.as_ref() {
-            if at.elapsed() < self.ranked_ttl {
-                return Ok((board.clone(), *as_of));
+        let current = |slot: &RankedSlot| lock(&slot.value).clone();
+        if let Some((at, as_of, board)) = current(&slot) {
+            if at.elapsed() < ttl {
+                return Ok((board, as_of));
             }
         }
+        let _refreshing = match slot.refresh.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                if let Some((_, as_of, board)) = current(&slot) {
+                    return Ok((board, as_of));
+                }
+                let guard = slot.refresh.lock().await;
+                if let Some((at, as_of, board)) = current(&slot) {
+                    if at.elapsed() < ttl {
+                        return Ok((board, as_of));
+                    }
+                }
+                guard
+            }
+        };
         let as_of = Utc::now();
         let board = Arc::new(boards::ranked_all(conn, reach, period).await?);
-        *held = Some((Instant::now(), as_of, board.clone()));
+        *lock(&slot.value) = Some((Instant::now(), as_of, board.clone()));
         Ok((board, as_of))
     }
 
