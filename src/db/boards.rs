@@ -14,6 +14,21 @@ use uuid::Uuid;
 use crate::db::views::{tenant_board_names, tenant_board_points as tbp};
 use crate::domain::gamification::boards::Standing;
 
+/// The `tenant_board_points` columns of [`OwnRow`], in its order.
+macro_rules! own_columns {
+    () => {
+        (
+            tbp::on_board,
+            tbp::total_points,
+            tbp::total_reached_at,
+            tbp::week_start,
+            tbp::week_points,
+            tbp::month_start,
+            tbp::month_points,
+        )
+    };
+}
+
 /// Which points a board counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Period {
@@ -146,18 +161,7 @@ pub async fn own_rows(
 ) -> QueryResult<Vec<(Uuid, OwnRow)>> {
     let rows: Vec<(Uuid, OwnColumns)> = tbp::table
         .filter(tbp::user_id.eq_any(users))
-        .select((
-            tbp::user_id,
-            (
-                tbp::on_board,
-                tbp::total_points,
-                tbp::total_reached_at,
-                tbp::week_start,
-                tbp::week_points,
-                tbp::month_start,
-                tbp::month_points,
-            ),
-        ))
+        .select((tbp::user_id, own_columns!()))
         .load(conn)
         .await?;
     Ok(rows.into_iter().map(|(u, r)| (u, own_from(r))).collect())
@@ -212,15 +216,7 @@ type OwnColumns = (
 pub async fn own_row(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Option<OwnRow>> {
     let row: Option<OwnColumns> = tbp::table
         .find(user)
-        .select((
-            tbp::on_board,
-            tbp::total_points,
-            tbp::total_reached_at,
-            tbp::week_start,
-            tbp::week_points,
-            tbp::month_start,
-            tbp::month_points,
-        ))
+        .select(own_columns!())
         .first(conn)
         .await
         .optional()?;

@@ -131,69 +131,26 @@ pub fn differences_of(plan: &gamification::Plan) -> Vec<pb::RecomputeDifference>
 /// The stored fields a recompute would change, as "stored -> recomputed"
 /// (period columns are derived from the ledger, compared through it).
 fn changed_fields(before: &PointsRow, after: &PointsRow) -> HashMap<String, String> {
-    let pairs: [(&str, String, String); 13] = [
-        (
-            "total_points",
-            before.total_points.to_string(),
-            after.total_points.to_string(),
-        ),
-        (
-            "capped_points",
-            before.capped_points.to_string(),
-            after.capped_points.to_string(),
-        ),
-        ("level", before.level.to_string(), after.level.to_string()),
-        (
-            "current_streak",
-            before.current_streak.to_string(),
-            after.current_streak.to_string(),
-        ),
-        (
-            "longest_streak",
-            before.longest_streak.to_string(),
-            after.longest_streak.to_string(),
-        ),
-        (
-            "last_active_date",
-            format!("{:?}", before.last_active_date),
-            format!("{:?}", after.last_active_date),
-        ),
-        (
-            "freezes_held",
-            before.freezes_held.to_string(),
-            after.freezes_held.to_string(),
-        ),
-        (
-            "courses_completed",
-            before.courses_completed.to_string(),
-            after.courses_completed.to_string(),
-        ),
-        (
-            "lessons_completed",
-            before.lessons_completed.to_string(),
-            after.lessons_completed.to_string(),
-        ),
-        (
-            "skills_acquired",
-            before.skills_acquired.to_string(),
-            after.skills_acquired.to_string(),
-        ),
-        (
-            "domains_mastered",
-            before.domains_mastered.to_string(),
-            after.domains_mastered.to_string(),
-        ),
-        (
-            "total_reached_at",
-            format!("{:?}", before.total_reached_at),
-            format!("{:?}", after.total_reached_at),
-        ),
-        (
-            "peers_helped",
-            before.peers_helped.to_string(),
-            after.peers_helped.to_string(),
-        ),
-    ];
+    macro_rules! compare {
+        ($($field:ident),* $(,)?) => {
+            [$((stringify!($field), format!("{:?}", before.$field), format!("{:?}", after.$field))),*]
+        };
+    }
+    let pairs = compare!(
+        total_points,
+        capped_points,
+        level,
+        current_streak,
+        longest_streak,
+        last_active_date,
+        freezes_held,
+        courses_completed,
+        lessons_completed,
+        skills_acquired,
+        domains_mastered,
+        total_reached_at,
+        peers_helped,
+    );
     pairs
         .into_iter()
         .filter(|(_, b, a)| b != a)
