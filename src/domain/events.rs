@@ -349,6 +349,14 @@ fn occurred_at(
     Some(at)
 }
 
+/// A chrono instant as a protobuf timestamp (the reverse of [`timestamp`]).
+pub fn to_timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
 /// A protobuf timestamp as chrono, `None` when out of range.
 pub fn timestamp(at: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
     let nanos = u32::try_from(at.nanos)

@@ -25,7 +25,7 @@ use serde_json::{Map, Number, Value};
 use uuid::Uuid;
 
 use super::FieldViolation;
-use super::events::Kind;
+use super::events::{Kind, to_timestamp};
 use crate::proto::events::v1 as pb;
 
 /// The cmi5 result extension carrying progress 0-100.
@@ -123,10 +123,7 @@ pub fn map_statement(statement: &Value) -> Result<MappedStatement, XapiError> {
                 actor,
                 event: pb::Event {
                     event_id: id,
-                    occurred_at: Some(prost_types::Timestamp {
-                        seconds: at.timestamp(),
-                        nanos: at.timestamp_subsec_nanos() as i32,
-                    }),
+                    occurred_at: Some(to_timestamp(at)),
                     user_id: String::new(),
                     organization_id: String::new(),
                     payload: Some(payload),
@@ -308,14 +305,10 @@ fn experienced(
             return None;
         };
         let ended_at = occurred_at?;
-        let stamp = |at: DateTime<Utc>| prost_types::Timestamp {
-            seconds: at.timestamp(),
-            nanos: at.timestamp_subsec_nanos() as i32,
-        };
         return Some(pb::event::Payload::LearningSession(pb::LearningSession {
             session_id: statement_id.clone().unwrap_or_default(),
-            started_at: Some(stamp(ended_at - duration)),
-            ended_at: Some(stamp(ended_at)),
+            started_at: Some(to_timestamp(ended_at - duration)),
+            ended_at: Some(to_timestamp(ended_at)),
         }));
     }
     let progress = statement

@@ -1,16 +1,9 @@
 //! Gamification rows and rules as protobuf messages.
 
-use chrono::{DateTime, Utc};
-
 use super::profile::AchievementRow;
 use crate::proto::gamification::v1 as pb;
 
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
+pub use crate::domain::events::to_timestamp as timestamp;
 
 pub fn achievement(row: &AchievementRow) -> pb::Achievement {
     let (id, org, name, description, icon, tier, criteria) = row;

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::api::ApiError;
@@ -51,12 +50,7 @@ pub fn who_am_i(ctx: &AuthContext) -> pb::WhoAmIResponse {
     }
 }
 
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
+pub use crate::domain::events::to_timestamp as timestamp;
 
 pub fn role_to_proto(role: Role) -> common::Role {
     match role {
