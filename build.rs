@@ -4,6 +4,29 @@
 
 use std::path::PathBuf;
 
+/// The answers of AnalyticsService: each carries a per-call meta.
+const ANALYTICS_RESPONSES: [&str; 19] = [
+    "GetLearningVelocityResponse",
+    "GetSkillGapMatrixResponse",
+    "GetEngagementScoreResponse",
+    "GetMasteryProgressResponse",
+    "GetAssessmentPerformanceResponse",
+    "GetContentEffectivenessResponse",
+    "GetCoursePerformanceResponse",
+    "GetCourseHealthResponse",
+    "GetStudentDistributionResponse",
+    "GetTeachingEffectivenessResponse",
+    "GetOrganizationVelocityResponse",
+    "GetStrategicAlignmentResponse",
+    "GetDepartmentAnalyticsResponse",
+    "GetLearningCultureResponse",
+    "GetDropOffRiskResponse",
+    "GetOutcomeForecastResponse",
+    "GetRecommendationsResponse",
+    "GetSkillDemandResponse",
+    "GetPeerComparisonResponse",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protoc = protoc_bin_vendored::protoc_bin_path()?;
     let well_known = protoc_bin_vendored::include_path()?;
@@ -18,11 +41,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/stride/analytics/v1/analytics.proto".into(),
     ];
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    tonic_prost_build::configure()
+    let mut builder = tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("stride_descriptor.bin"))
         // Unwritten handlers answer UNIMPLEMENTED instead of pretending.
         .generate_default_stubs(true)
-        .compile_protos(&protos, &[PathBuf::from("proto"), well_known])?;
+        // Analytics answers are cached as JSON (readable in analytics_cache);
+        // their meta is per answer, never cached.
+        .type_attribute(
+            ".stride.analytics.v1",
+            "#[derive(serde::Serialize, serde::Deserialize)]",
+        );
+    for response in ANALYTICS_RESPONSES {
+        builder = builder.field_attribute(
+            format!(".stride.analytics.v1.{response}.meta"),
+            "#[serde(skip)]",
+        );
+    }
+    builder.compile_protos(&protos, &[PathBuf::from("proto"), well_known])?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }

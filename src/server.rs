@@ -174,5 +174,6 @@ pub fn state(pool: db::PgPool, keys: crate::auth::TokenKeys) -> AppState {
         pool,
         keys: Arc::new(keys),
         tokens: Default::default(),
+        flights: Default::default(),
     }
 }

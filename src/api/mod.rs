@@ -32,6 +32,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub keys: Arc<TokenKeys>,
     pub tokens: TokenLifetimes,
+    /// One computation at a time per cold analytics entry.
+    pub flights: Arc<analytics::Flights>,
 }
 
 /// How long issued tokens live.

@@ -17,8 +17,8 @@ use uuid::Uuid;
 use crate::db::gamification::{self, BatchEvent, Paid};
 use crate::db::models::learning_event::{NewEventReceipt, NewLearningEvent};
 use crate::db::schema::{
-    assessments, daily_activity, enrollments, event_receipts, learning_events, learning_paths,
-    lessons, skills, user_skills, users,
+    analytics_cache, assessments, daily_activity, enrollments, event_receipts, learning_events,
+    learning_paths, lessons, skills, user_skills, users,
 };
 use crate::domain::FieldViolation;
 use crate::domain::derive::{Derived, Placed};
@@ -144,6 +144,7 @@ pub async fn apply(
             })
             .collect();
         let paid = gamification::award(conn, &batch).await?;
+        forget_personal_analytics(conn, &accepted).await?;
         for (candidate, paid) in accepted.iter().zip(paid) {
             outcomes[candidate.index] = Some(Outcome::Accepted(paid));
         }
@@ -152,6 +153,22 @@ pub async fn apply(
         .into_iter()
         .map(|o| o.expect("every event has an outcome"))
         .collect())
+}
+
+/// New events change their people's analytics: the cached answers about
+/// them go (in the same transaction, so no reader sees the event without
+/// the invalidation). Aggregates over groups keep their TTL.
+async fn forget_personal_analytics(
+    conn: &mut AsyncPgConnection,
+    accepted: &[&Candidate<'_>],
+) -> QueryResult<()> {
+    let mut people: Vec<Uuid> = accepted.iter().map(|c| c.event.user_id).collect();
+    people.sort_unstable();
+    people.dedup();
+    diesel::delete(analytics_cache::table.filter(analytics_cache::user_id.eq_any(&people)))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// An event that passed every check and waits for its receipt.

@@ -43,6 +43,17 @@ impl DbIdentity {
 }
 
 impl DbIdentity {
+    /// The analytics reader of one organization (`None`: platform-wide
+    /// rows only): reads that organization's data and keeps its cached
+    /// answers, after the caller's own access to the subject was checked.
+    pub fn analytics(org_id: Option<Uuid>) -> Self {
+        Self {
+            user_id: None,
+            org_id,
+            role: "analytics",
+        }
+    }
+
     /// An operator's command line tool: platform-wide, no person.
     pub fn operator() -> Self {
         Self {

@@ -28,3 +28,29 @@ diesel::table! {
         display_name -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    /// Skill demand cohorts of the caller's organization (migration 000006);
+    /// raw counts: the service suppresses groups under 10.
+    tenant_skill_demand (skill_id, organization_id, month) {
+        skill_id -> Uuid,
+        organization_id -> Uuid,
+        month -> Date,
+        learner_count -> Int8,
+        mastered_count -> Int8,
+        avg_mastery -> Nullable<Float8>,
+    }
+}
+
+diesel::table! {
+    /// Platform-wide skills summed over all organizations per month, cohorts
+    /// under 10 learners already suppressed (migration 000006).
+    platform_skill_demand (skill_id, month) {
+        skill_id -> Uuid,
+        month -> Date,
+        suppressed -> Bool,
+        learner_count -> Nullable<Int8>,
+        mastered_count -> Nullable<Int8>,
+        avg_mastery -> Nullable<Float8>,
+    }
+}

@@ -1,6 +1,7 @@
 //! Pure rules: no I/O, unit-tested beside the code.
 
 pub mod access;
+pub mod analytics;
 pub mod derive;
 pub mod events;
 pub mod gamification;

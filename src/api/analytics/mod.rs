@@ -1,5 +1,18 @@
-//! `stride.analytics.v1.AnalyticsService`.
+//! `stride.analytics.v1.AnalyticsService`: the 19 analytics. `handlers`
+//! resolves each request's subject under the caller, `cache` serves it
+//! (cached with a TTL, computed once per cold entry), and the family
+//! modules compute it from the stored data with the rules of
+//! `domain::analytics`.
 
+mod cache;
+mod comparison;
+mod course;
+mod handlers;
+mod learner;
+mod organization;
+mod predictive;
 mod service;
+mod subject;
 
+pub use cache::Flights;
 pub use service::AnalyticsApi;

@@ -6,7 +6,7 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::user_preferences;
+use crate::db::schema::{analytics_cache, user_preferences};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = user_preferences)]
@@ -45,8 +45,37 @@ impl Preferences {
             .optional()
     }
 
-    /// Inserts or replaces the row.
+    /// The predictive analytics kinds this person opted out of.
+    pub fn opted_out_kinds(&self) -> Vec<&'static str> {
+        [
+            (self.drop_off_risk_opt_out, "drop_off_risk"),
+            (self.forecasting_opt_out, "outcome_forecast"),
+            (self.recommendations_opt_out, "recommendations"),
+        ]
+        .into_iter()
+        .filter_map(|(out, kind)| out.then_some(kind))
+        .collect()
+    }
+
+    /// Inserts or replaces the row. The cached answers of every predictive
+    /// kind opted out of are deleted in the same transaction (SPEC: an
+    /// opted-out kind's cached rows are deleted).
     pub async fn save(&self, conn: &mut AsyncPgConnection) -> QueryResult<Self> {
+        let saved = self.upsert(conn).await?;
+        let kinds = saved.opted_out_kinds();
+        if !kinds.is_empty() {
+            diesel::delete(
+                analytics_cache::table
+                    .filter(analytics_cache::user_id.eq(saved.user_id))
+                    .filter(analytics_cache::kind.eq_any(kinds)),
+            )
+            .execute(conn)
+            .await?;
+        }
+        Ok(saved)
+    }
+
+    async fn upsert(&self, conn: &mut AsyncPgConnection) -> QueryResult<Self> {
         use user_preferences::*;
         diesel::insert_into(table)
             .values(self)

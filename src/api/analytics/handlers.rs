@@ -1,0 +1,483 @@
+//! One function per analytic: parse and resolve the subject (under the
+//! caller), then serve through the cache with the family's computation.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures::future::BoxFuture;
+use serde::{Serialize, de::DeserializeOwned};
+use uuid::Uuid;
+
+use super::cache::{Computed, Key, Served, Subject, resolver, serve};
+use super::comparison::{self, DEFAULT_MONTHS, MAX_MONTHS, Peers};
+use super::{course, learner, organization, predictive, subject};
+use crate::api::{ApiError, AppState, enforce, uuid_or};
+use crate::auth::{AuthContext, Principal, Role};
+use crate::db::schema::{enrollments, users};
+use crate::domain::access;
+use crate::domain::analytics::{Audience, Kind};
+use crate::proto::analytics::v1 as pb;
+use crate::proto::common::v1::AnalyticsMeta;
+
+/// Answers carry their meta; predictive ones can say "opted out".
+pub trait Answer: Default + Serialize + DeserializeOwned + Send + 'static {
+    fn set_meta(&mut self, meta: AnalyticsMeta);
+    fn mark_opted_out(&mut self) {}
+}
+
+macro_rules! answers {
+    ($($t:ident),* $(,)?) => {
+        $(impl Answer for pb::$t {
+            fn set_meta(&mut self, meta: AnalyticsMeta) {
+                self.meta = Some(meta);
+            }
+        })*
+    };
+}
+macro_rules! predictive_answers {
+    ($($t:ident),* $(,)?) => {
+        $(impl Answer for pb::$t {
+            fn set_meta(&mut self, meta: AnalyticsMeta) {
+                self.meta = Some(meta);
+            }
+            fn mark_opted_out(&mut self) {
+                self.opted_out = true;
+            }
+        })*
+    };
+}
+answers!(
+    GetLearningVelocityResponse,
+    GetSkillGapMatrixResponse,
+    GetEngagementScoreResponse,
+    GetMasteryProgressResponse,
+    GetAssessmentPerformanceResponse,
+    GetContentEffectivenessResponse,
+    GetCoursePerformanceResponse,
+    GetCourseHealthResponse,
+    GetStudentDistributionResponse,
+    GetTeachingEffectivenessResponse,
+    GetOrganizationVelocityResponse,
+    GetStrategicAlignmentResponse,
+    GetDepartmentAnalyticsResponse,
+    GetLearningCultureResponse,
+    GetSkillDemandResponse,
+    GetPeerComparisonResponse,
+);
+predictive_answers!(
+    GetDropOffRiskResponse,
+    GetOutcomeForecastResponse,
+    GetRecommendationsResponse,
+);
+
+fn finish<T: Answer>(served: Served<T>) -> T {
+    let mut answer = served.answer.unwrap_or_else(|| {
+        let mut none = T::default();
+        none.mark_opted_out();
+        none
+    });
+    answer.set_meta(served.meta);
+    answer
+}
+
+type Compute<T> =
+    for<'c> fn(&'c mut AsyncPgConnection, Key) -> BoxFuture<'c, Result<Computed<T>, ApiError>>;
+
+/// A learner-family (or predictive) analytic about `user_id` (empty: the
+/// caller), with `params` beyond the person.
+async fn about_learner<T: Answer>(
+    state: &AppState,
+    ctx: &AuthContext,
+    kind: Kind,
+    user_id: String,
+    params: String,
+    fresh: bool,
+    compute: Compute<T>,
+) -> Result<T, ApiError> {
+    let principal = ctx.principal.clone();
+    let resolve = resolver(move |conn| {
+        Box::pin(async move {
+            let (user, org) =
+                subject::learner(conn, &principal, "subject.user_id", &user_id).await?;
+            let mut key = Key::new(kind, Some(org), Subject::User(user)).with_params(params);
+            if kind.audience() == Audience::Predictive {
+                key.opted_out = subject::opted_out(conn, user, kind).await?;
+            }
+            Ok(key)
+        })
+    });
+    Ok(finish(serve(state, ctx, fresh, resolve, compute).await?))
+}
+
+fn user_of(subject: Option<pb::LearnerSubject>) -> String {
+    subject.map(|s| s.user_id).unwrap_or_default()
+}
+
+macro_rules! learner_analytic {
+    ($name:ident, $req:ident, $resp:ident, $kind:expr, $compute:path) => {
+        pub async fn $name(
+            state: &AppState,
+            ctx: &AuthContext,
+            req: pb::$req,
+        ) -> Result<pb::$resp, ApiError> {
+            about_learner(
+                state,
+                ctx,
+                $kind,
+                user_of(req.subject),
+                String::new(),
+                req.fresh,
+                |c, k| Box::pin($compute(c, k)),
+            )
+            .await
+        }
+    };
+}
+
+learner_analytic!(
+    learning_velocity,
+    GetLearningVelocityRequest,
+    GetLearningVelocityResponse,
+    Kind::LearningVelocity,
+    learner::velocity
+);
+learner_analytic!(
+    skill_gap_matrix,
+    GetSkillGapMatrixRequest,
+    GetSkillGapMatrixResponse,
+    Kind::SkillGapMatrix,
+    learner::gap_matrix_of
+);
+learner_analytic!(
+    engagement_score,
+    GetEngagementScoreRequest,
+    GetEngagementScoreResponse,
+    Kind::EngagementScore,
+    learner::engagement
+);
+learner_analytic!(
+    mastery_progress,
+    GetMasteryProgressRequest,
+    GetMasteryProgressResponse,
+    Kind::MasteryProgress,
+    learner::mastery
+);
+learner_analytic!(
+    assessment_performance,
+    GetAssessmentPerformanceRequest,
+    GetAssessmentPerformanceResponse,
+    Kind::AssessmentPerformance,
+    learner::performance
+);
+learner_analytic!(
+    content_effectiveness,
+    GetContentEffectivenessRequest,
+    GetContentEffectivenessResponse,
+    Kind::ContentEffectiveness,
+    learner::effectiveness
+);
+learner_analytic!(
+    drop_off_risk,
+    GetDropOffRiskRequest,
+    GetDropOffRiskResponse,
+    Kind::DropOffRisk,
+    predictive::drop_off_risk
+);
+learner_analytic!(
+    recommendations,
+    GetRecommendationsRequest,
+    GetRecommendationsResponse,
+    Kind::Recommendations,
+    predictive::recommendations
+);
+
+pub async fn outcome_forecast(
+    state: &AppState,
+    ctx: &AuthContext,
+    req: pb::GetOutcomeForecastRequest,
+) -> Result<pb::GetOutcomeForecastResponse, ApiError> {
+    let course = if req.course_id.is_empty() {
+        None
+    } else {
+        Some(uuid_or("course_id", &req.course_id, None)?)
+    };
+    about_learner(
+        state,
+        ctx,
+        Kind::OutcomeForecast,
+        user_of(req.subject),
+        predictive::forecast_params(course),
+        req.fresh,
+        |c, k| Box::pin(predictive::forecast(c, k)),
+    )
+    .await
+}
+
+/// A trainer-family analytic over the courses `course_id` names.
+async fn about_courses<T: Answer>(
+    state: &AppState,
+    ctx: &AuthContext,
+    kind: Kind,
+    subject: Option<pb::CourseSubject>,
+    fresh: bool,
+    compute: Compute<T>,
+) -> Result<T, ApiError> {
+    let principal = ctx.principal.clone();
+    let course_id = subject.map(|s| s.course_id).unwrap_or_default();
+    let resolve = resolver(move |conn| {
+        Box::pin(async move {
+            let (subject, org) = subject::courses(conn, &principal, &course_id).await?;
+            // "All my courses" of a trainer is keyed by the trainer.
+            let params = match subject {
+                Subject::User(_) | Subject::Organization(_) => "all_courses".to_string(),
+                _ => String::new(),
+            };
+            Ok(Key::new(kind, Some(org), subject).with_params(params))
+        })
+    });
+    Ok(finish(serve(state, ctx, fresh, resolve, compute).await?))
+}
+
+macro_rules! course_analytic {
+    ($name:ident, $req:ident, $resp:ident, $kind:expr, $compute:path) => {
+        pub async fn $name(
+            state: &AppState,
+            ctx: &AuthContext,
+            req: pb::$req,
+        ) -> Result<pb::$resp, ApiError> {
+            about_courses(state, ctx, $kind, req.subject, req.fresh, |c, k| {
+                Box::pin($compute(c, k))
+            })
+            .await
+        }
+    };
+}
+
+course_analytic!(
+    course_performance,
+    GetCoursePerformanceRequest,
+    GetCoursePerformanceResponse,
+    Kind::CoursePerformance,
+    course::performance
+);
+course_analytic!(
+    course_health,
+    GetCourseHealthRequest,
+    GetCourseHealthResponse,
+    Kind::CourseHealth,
+    course::health
+);
+course_analytic!(
+    student_distribution,
+    GetStudentDistributionRequest,
+    GetStudentDistributionResponse,
+    Kind::StudentDistribution,
+    course::distribution
+);
+
+pub async fn teaching_effectiveness(
+    state: &AppState,
+    ctx: &AuthContext,
+    req: pb::GetTeachingEffectivenessRequest,
+) -> Result<pb::GetTeachingEffectivenessResponse, ApiError> {
+    let principal = ctx.principal.clone();
+    let trainer_id = req.trainer_id;
+    let resolve = resolver(move |conn| {
+        Box::pin(async move {
+            let (trainer, org) = subject::trainer(conn, &principal, &trainer_id).await?;
+            Ok(Key::new(
+                Kind::TeachingEffectiveness,
+                Some(org),
+                Subject::User(trainer),
+            ))
+        })
+    });
+    let compute: Compute<_> = |c, k| Box::pin(course::teaching(c, k));
+    Ok(finish(
+        serve(state, ctx, req.fresh, resolve, compute).await?,
+    ))
+}
+
+/// An organization-family analytic.
+async fn about_organization<T: Answer>(
+    state: &AppState,
+    ctx: &AuthContext,
+    kind: Kind,
+    subject: Option<pb::OrganizationSubject>,
+    fresh: bool,
+    compute: Compute<T>,
+) -> Result<T, ApiError> {
+    let principal = ctx.principal.clone();
+    let s = subject.unwrap_or_default();
+    let resolve = resolver(move |conn| {
+        Box::pin(async move {
+            let scope = subject::organization(
+                conn,
+                &principal,
+                &s.organization_id,
+                &s.department_id,
+                s.weeks,
+            )
+            .await?;
+            Ok(Key::new(kind, Some(scope.org), scope.subject()).with_params(scope.params()))
+        })
+    });
+    Ok(finish(serve(state, ctx, fresh, resolve, compute).await?))
+}
+
+macro_rules! organization_analytic {
+    ($name:ident, $req:ident, $resp:ident, $kind:expr, $compute:path) => {
+        pub async fn $name(
+            state: &AppState,
+            ctx: &AuthContext,
+            req: pb::$req,
+        ) -> Result<pb::$resp, ApiError> {
+            about_organization(state, ctx, $kind, req.subject, req.fresh, |c, k| {
+                Box::pin($compute(c, k))
+            })
+            .await
+        }
+    };
+}
+
+organization_analytic!(
+    organization_velocity,
+    GetOrganizationVelocityRequest,
+    GetOrganizationVelocityResponse,
+    Kind::OrganizationVelocity,
+    organization::velocity
+);
+organization_analytic!(
+    strategic_alignment,
+    GetStrategicAlignmentRequest,
+    GetStrategicAlignmentResponse,
+    Kind::StrategicAlignment,
+    organization::alignment
+);
+organization_analytic!(
+    department_analytics,
+    GetDepartmentAnalyticsRequest,
+    GetDepartmentAnalyticsResponse,
+    Kind::DepartmentAnalytics,
+    organization::departments
+);
+organization_analytic!(
+    learning_culture,
+    GetLearningCultureRequest,
+    GetLearningCultureResponse,
+    Kind::LearningCulture,
+    organization::culture
+);
+
+pub async fn skill_demand(
+    state: &AppState,
+    ctx: &AuthContext,
+    req: pb::GetSkillDemandRequest,
+) -> Result<pb::GetSkillDemandResponse, ApiError> {
+    let months = match req.months {
+        0 => DEFAULT_MONTHS,
+        m if m > MAX_MONTHS => {
+            return Err(ApiError::invalid(
+                "months",
+                format!("must be at most {MAX_MONTHS}"),
+            ));
+        }
+        m => m,
+    };
+    let (org, subject) = match (&ctx.principal, req.organization_id.as_str()) {
+        (
+            Principal::User {
+                role: Role::PlatformAdmin,
+                ..
+            },
+            "",
+        ) => (None, Subject::Platform),
+        (principal, id) => {
+            let own = match principal {
+                Principal::User { org_id, .. } => Some(*org_id),
+                Principal::Service { .. } => None,
+            };
+            let org = uuid_or("organization_id", id, own)?;
+            enforce(access::administer_org(principal, org))?;
+            (Some(org), Subject::Organization(org))
+        }
+    };
+    let resolve = resolver(move |conn| {
+        Box::pin(async move {
+            if let Some(org) = org {
+                subject::ensure_org(conn, org).await?;
+            }
+            Ok(Key::new(Kind::SkillDemand, org, subject).with_params(format!("months={months}")))
+        })
+    });
+    let compute: Compute<_> = |c, k| Box::pin(comparison::skill_demand(c, k));
+    Ok(finish(
+        serve(state, ctx, req.fresh, resolve, compute).await?,
+    ))
+}
+
+pub async fn peer_comparison(
+    state: &AppState,
+    ctx: &AuthContext,
+    req: pb::GetPeerComparisonRequest,
+) -> Result<pb::GetPeerComparisonResponse, ApiError> {
+    let group = match pb::PeerGroup::try_from(req.group) {
+        Ok(pb::PeerGroup::Course) => Peers::Course(uuid_or("course_id", &req.course_id, None)?),
+        Ok(pb::PeerGroup::JobRole) => Peers::JobRole,
+        Ok(pb::PeerGroup::Organization | pb::PeerGroup::Unspecified) => Peers::Organization,
+        Err(_) => return Err(ApiError::invalid("group", "is not a known peer group")),
+    };
+    let principal = ctx.principal.clone();
+    let user_id = user_of(req.subject);
+    let resolve = resolver(move |conn| {
+        Box::pin(async move {
+            let (user, org) =
+                subject::learner(conn, &principal, "subject.user_id", &user_id).await?;
+            check_membership(conn, user, group).await?;
+            Ok(
+                Key::new(Kind::PeerComparison, Some(org), Subject::User(user))
+                    .with_params(group.params()),
+            )
+        })
+    });
+    let compute: Compute<_> = |c, k| Box::pin(comparison::peers(c, k));
+    Ok(finish(
+        serve(state, ctx, req.fresh, resolve, compute).await?,
+    ))
+}
+
+/// A learner is compared with a course they take, or a job role they have.
+async fn check_membership(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    group: Peers,
+) -> Result<(), ApiError> {
+    match group {
+        Peers::Course(course) => {
+            let enrolled = enrollments::table
+                .filter(enrollments::user_id.eq(user))
+                .filter(enrollments::course_id.eq(course))
+                .select(enrollments::id)
+                .first::<Uuid>(conn)
+                .await
+                .optional()?;
+            if enrolled.is_none() {
+                return Err(ApiError::invalid(
+                    "course_id",
+                    "the learner is not enrolled in this course",
+                ));
+            }
+        }
+        Peers::JobRole => {
+            let role: Option<String> = users::table
+                .find(user)
+                .select(users::job_role)
+                .first(conn)
+                .await?;
+            if role.is_none() {
+                return Err(ApiError::invalid("group", "the learner has no job role"));
+            }
+        }
+        Peers::Organization => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! Predictive analytics 15-17 about one learner. Each kind is opt-out per
+//! person (user_preferences): an opted-out kind is never computed (see
+//! `cache::serve`), and its cached rows are deleted when the person opts out.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::dsl::max;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::cache::{Computed, Key};
+use super::learner::{Clock, person, scores_of, skill_gaps, user_engagement, user_pace};
+use crate::api::ApiError;
+use crate::db::schema::{
+    assessments, course_skills, courses, daily_activity, enrollments, learning_events,
+};
+use crate::domain::analytics::gaps::{Next, Offer, recommend};
+use crate::domain::analytics::learner as learner_rules;
+use crate::domain::analytics::predictive::{self as rules, CourseFacts, MODEL_VERSION, RiskBand};
+use crate::domain::analytics::stats;
+use crate::proto::analytics::v1 as pb;
+
+/// The newest activity of a person the computation saw.
+async fn freshness(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    Ok(daily_activity::table
+        .filter(daily_activity::user_id.eq(user))
+        .select(max(daily_activity::last_activity_at))
+        .first(conn)
+        .await?)
+}
+
+fn predictive<T>(
+    answer: T,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    fresh_as_of: Option<DateTime<Utc>>,
+) -> Computed<T> {
+    let mut c = Computed::new(answer, window);
+    c.model_version = Some(MODEL_VERSION);
+    c.data_freshness = fresh_as_of;
+    c
+}
+
+fn band_pb(band: RiskBand) -> pb::RiskBand {
+    match band {
+        RiskBand::Critical => pb::RiskBand::Critical,
+        RiskBand::High => pb::RiskBand::High,
+        RiskBand::Medium => pb::RiskBand::Medium,
+        RiskBand::Low => pb::RiskBand::Low,
+    }
+}
+
+pub async fn drop_off_risk(
+    conn: &mut AsyncPgConnection,
+    key: Key,
+) -> Result<Computed<pb::GetDropOffRiskResponse>, ApiError> {
+    let user = person(&key)?;
+    let clock = Clock::of(conn, user).await?;
+    let engagement = user_engagement(conn, user, clock.today).await?;
+    let pace = user_pace(conn, user, clock.today).await?;
+    let (change, _) = learner_rules::momentum(pace.last7, pace.prior7);
+    // "No progress in 7 days": no learning activity in (now - 7 days, now].
+    let recent: i64 = learning_events::table
+        .filter(learning_events::user_id.eq(user))
+        .filter(learning_events::is_learning_activity)
+        .filter(learning_events::occurred_at.gt(clock.now - Duration::days(7)))
+        .filter(learning_events::occurred_at.le(clock.now))
+        .count()
+        .get_result(conn)
+        .await?;
+    let risk = rules::drop_off_risk(engagement.score, change, recent > 0);
+    let fresh_as_of = freshness(conn, user).await?;
+    Ok(predictive(
+        pb::GetDropOffRiskResponse {
+            meta: None,
+            opted_out: false,
+            score: risk.score,
+            band: band_pb(risk.band).into(),
+            factors: risk
+                .factors
+                .into_iter()
+                .map(|f| pb::RiskFactor {
+                    name: f.name.into(),
+                    points: f.points,
+                    description: f.description,
+                })
+                .collect(),
+        },
+        clock.window(13),
+        fresh_as_of,
+    ))
+}
+
+/// The course a forecast is restricted to (`course=<id>` in the params).
+pub fn forecast_params(course: Option<Uuid>) -> String {
+    course.map(|c| format!("course={c}")).unwrap_or_default()
+}
+
+pub async fn forecast(
+    conn: &mut AsyncPgConnection,
+    key: Key,
+) -> Result<Computed<pb::GetOutcomeForecastResponse>, ApiError> {
+    let user = person(&key)?;
+    let clock = Clock::of(conn, user).await?;
+    let only: Option<Uuid> = key
+        .params
+        .strip_prefix("course=")
+        .and_then(|c| c.parse().ok());
+    let mut query = enrollments::table
+        .filter(enrollments::user_id.eq(user))
+        .filter(enrollments::status.eq("active"))
+        .order(enrollments::course_id.asc())
+        .select((
+            enrollments::course_id,
+            enrollments::progress_percent,
+            enrollments::enrolled_at,
+        ))
+        .into_boxed();
+    if let Some(course) = only {
+        query = query.filter(enrollments::course_id.eq(course));
+    }
+    let active: Vec<(Uuid, f64, DateTime<Utc>)> = query.load(conn).await?;
+    let (all_scores, _) = scores_of(conn, user).await?;
+    let overall = stats::mean(&all_scores);
+    let mut courses = Vec::with_capacity(active.len());
+    let mut start = clock.now;
+    for (course, progress, enrolled_at) in active {
+        start = start.min(enrolled_at);
+        let course_scores: Vec<f64> = assessments::table
+            .filter(assessments::user_id.eq(user))
+            .filter(assessments::course_id.eq(course))
+            .order(assessments::graded_at.asc())
+            .select(assessments::score)
+            .load(conn)
+            .await?;
+        let seconds = (clock.now - enrolled_at).num_seconds().max(0);
+        let days = u32::try_from((seconds + 86_399) / 86_400).unwrap_or(u32::MAX);
+        let f = rules::forecast(
+            clock.today,
+            &CourseFacts {
+                progress_percent: progress,
+                days_enrolled: days.max(1),
+                course_scores,
+                overall_average: overall,
+            },
+        );
+        courses.push(pb::CourseForecast {
+            course_id: course.to_string(),
+            projected_completion_date: f.completion.map(|d| d.to_string()).unwrap_or_default(),
+            projected_final_score: f.final_score,
+            confidence: f.confidence,
+        });
+    }
+    let confidence = stats::mean(&courses.iter().map(|c| c.confidence).collect::<Vec<_>>());
+    let fresh_as_of = freshness(conn, user).await?;
+    let mut c = predictive(
+        pb::GetOutcomeForecastResponse {
+            meta: None,
+            opted_out: false,
+            courses,
+        },
+        (start, clock.now),
+        fresh_as_of,
+    );
+    c.confidence = confidence;
+    Ok(c)
+}
+
+pub async fn recommendations(
+    conn: &mut AsyncPgConnection,
+    key: Key,
+) -> Result<Computed<pb::GetRecommendationsResponse>, ApiError> {
+    let user = person(&key)?;
+    let org = key
+        .org
+        .ok_or_else(|| ApiError::Internal("recommendations without org".into()))?;
+    let clock = Clock::of(conn, user).await?;
+    let named = skill_gaps(conn, user, org, clock.today).await?;
+    let gaps: Vec<_> = named.iter().map(|n| n.gap.clone()).collect();
+    let wanted: Vec<Uuid> = gaps.iter().take(3).map(|g| g.skill_id).collect();
+    let teaching: Vec<(Uuid, Uuid, String)> = course_skills::table
+        .inner_join(courses::table)
+        .filter(course_skills::skill_id.eq_any(&wanted))
+        .filter(courses::organization_id.eq(org))
+        .select((courses::id, course_skills::skill_id, courses::name))
+        .load(conn)
+        .await?;
+    let taken: HashSet<Uuid> = enrollments::table
+        .filter(enrollments::user_id.eq(user))
+        .select(enrollments::course_id)
+        .load::<Uuid>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let offers: Vec<Offer> = teaching
+        .iter()
+        .map(|(course, skill, _)| Offer {
+            course_id: *course,
+            skill_id: *skill,
+            taken: taken.contains(course),
+        })
+        .collect();
+    let recommendations = recommend(&gaps, &offers)
+        .into_iter()
+        .map(|(next, gap)| {
+            let skill = named
+                .iter()
+                .find(|n| n.gap.skill_id == gap.skill_id)
+                .map_or("", |n| n.name.as_str());
+            let reason = format!(
+                "closes the gap on {skill}: mastery {:.0} of the {:.0} required",
+                gap.current, gap.required
+            );
+            let (kind, id, title) = match next {
+                Next::Course(course) => {
+                    let title = teaching
+                        .iter()
+                        .find(|(c, _, _)| *c == course)
+                        .map_or(String::new(), |t| t.2.clone());
+                    ("course", course, title)
+                }
+                Next::Skill(id) => ("skill", id, skill.to_string()),
+            };
+            pb::Recommendation {
+                kind: kind.into(),
+                id: id.to_string(),
+                title,
+                reason,
+                priority: gap.priority,
+            }
+        })
+        .collect();
+    let fresh_as_of = freshness(conn, user).await?;
+    Ok(predictive(
+        pb::GetRecommendationsResponse {
+            meta: None,
+            opted_out: false,
+            recommendations,
+        },
+        (clock.now, clock.now),
+        fresh_as_of,
+    ))
+}
