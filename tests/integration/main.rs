@@ -3,6 +3,8 @@
 
 mod harness;
 
+mod analytics;
+mod analytics_support;
 mod auth;
 mod catalog;
 mod cli;

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -352,7 +352,9 @@ async fn store<T: Serialize>(
     key: &Key,
     computed: Computed<T>,
 ) -> Result<Served<T>, ApiError> {
-    let computed_at = Utc::now();
+    // Microseconds, as PostgreSQL stores it: the computing call and the
+    // cached ones report the same instant.
+    let computed_at = Utc::now().trunc_subsecs(6);
     let ttl = chrono::Duration::from_std(key.kind.ttl())
         .map_err(|e| ApiError::Internal(format!("ttl: {e}")))?;
     let expires_at = computed_at + ttl;
