@@ -124,6 +124,45 @@ async fn grpcurl_walkthrough_works_as_documented() {
     publishing_events_works_as_documented(&server, &addr, user, org).await;
     catalogue_and_xapi_work_as_documented(&server, &addr, user, org).await;
     gamification_works_as_documented(&addr, &token, user).await;
+    analytics_works_as_documented(&addr, &token).await;
+}
+
+/// The README's GetEngagementScore (computed, then served from the cache)
+/// and GetDepartmentAnalytics.
+async fn analytics_works_as_documented(addr: &str, token: &str) {
+    let call = |method: &str| {
+        vec![
+            "-plaintext".to_string(),
+            "-H".into(),
+            format!("authorization: Bearer {token}"),
+            addr.to_string(),
+            format!("stride.analytics.v1.AnalyticsService/{method}"),
+        ]
+    };
+    let first = grpcurl(call("GetEngagementScore")).await;
+    assert!(
+        first.status.success(),
+        "GetEngagementScore: {}",
+        text(&first)
+    );
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).expect("JSON reply");
+    assert!(first["meta"]["computedAt"].is_string(), "{first}");
+    assert_eq!(first["meta"].get("fromCache"), None, "{first}");
+    // The admin learned on one day (2026-11-20) at most: a low score.
+    assert_eq!(first["band"], "ENGAGEMENT_BAND_LOW", "{first}");
+    let again = grpcurl(call("GetEngagementScore")).await;
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).expect("JSON reply");
+    assert_eq!(again["meta"]["fromCache"], true, "{again}");
+    assert_eq!(again["meta"]["computedAt"], first["meta"]["computedAt"]);
+
+    let out = grpcurl(call("GetDepartmentAnalytics")).await;
+    assert!(
+        out.status.success(),
+        "GetDepartmentAnalytics: {}",
+        text(&out)
+    );
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON reply");
+    assert!(reply["meta"]["expiresAt"].is_string(), "{reply}");
 }
 
 /// The README's GetLeaderboard and GetProfile, after the events above paid

@@ -305,3 +305,112 @@ async fn org_admins_see_their_org_and_platform_admins_see_all() {
     let seen = count_as(&db, &service, "SELECT count(*) AS n FROM users").await;
     assert_eq!(seen, all_users - org_users);
 }
+
+/// A statement run as `identity` (its result, or the refusal).
+async fn exec_as(db: &TestDb, identity: &DbIdentity, sql: String) -> diesel::QueryResult<usize> {
+    let mut conn = AsyncPgConnection::establish(&db.app_url)
+        .await
+        .expect("app connection");
+    in_tenant::<_, diesel::result::Error>(&mut conn, identity, |conn| {
+        Box::pin(async move { diesel::sql_query(sql).execute(conn).await })
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_analytics_reader_reads_one_organization_and_writes_only_its_cache() {
+    let db = demo_db().await;
+    let mut owner = db.connect().await;
+    let in_org = |table: &str| {
+        format!("SELECT count(*) AS n FROM {table} WHERE organization_id = '{DEMO_ORG}'")
+    };
+    let reader = DbIdentity::analytics(Some(DEMO_ORG));
+    for table in ["users", "enrollments", "daily_activity", "assessments"] {
+        let expected = count(&mut owner, &in_org(table)).await.unwrap();
+        assert!(expected > 0, "{table} has demo rows");
+        let sql: &'static str =
+            Box::leak(format!("SELECT count(*) AS n FROM {table}").into_boxed_str());
+        assert_eq!(
+            count_as(&db, &reader, sql).await,
+            expected,
+            "{table}: its organization, all of it"
+        );
+    }
+    let other = count_as(
+        &db,
+        &reader,
+        "SELECT count(*) AS n FROM users WHERE organization_id <> nullif(current_setting('stride.org_id', true), '')::uuid",
+    )
+    .await;
+    assert_eq!(other, 0, "no other organization");
+
+    // Read-only on the data: inserts refused, updates and deletes see nothing.
+    let user = pick(
+        &db,
+        &format!("SELECT id::text AS id FROM users WHERE organization_id = '{DEMO_ORG}' LIMIT 1"),
+    )
+    .await;
+    let insert = exec_as(
+        &db,
+        &reader,
+        format!("INSERT INTO daily_activity (user_id, local_date, organization_id, first_activity_at, last_activity_at) \
+                 VALUES ('{user}', '2020-01-01', '{DEMO_ORG}', now(), now())"),
+    )
+    .await;
+    assert!(
+        insert
+            .expect_err("refused")
+            .to_string()
+            .contains("row-level security")
+    );
+    assert_eq!(
+        exec_as(&db, &reader, "UPDATE users SET full_name = 'x'".into())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        exec_as(&db, &reader, "DELETE FROM learning_events".into())
+            .await
+            .unwrap(),
+        0
+    );
+    let course = pick(
+        &db,
+        &format!("SELECT id::text AS id FROM courses WHERE organization_id = '{DEMO_ORG}' LIMIT 1"),
+    )
+    .await;
+    let skill = pick(&db, "SELECT id::text AS id FROM skills LIMIT 1").await;
+    let link = format!(
+        "INSERT INTO course_skills (course_id, skill_id) VALUES ('{course}', '{skill}') ON CONFLICT DO NOTHING"
+    );
+    for identity in [
+        reader.clone(),
+        DbIdentity::user(user, DEMO_ORG, Role::Learner),
+    ] {
+        let refused = exec_as(&db, &identity, link.clone()).await;
+        assert!(
+            refused
+                .expect_err("catalogue links are for catalogue writers")
+                .to_string()
+                .contains("row-level security"),
+            "{identity:?}"
+        );
+    }
+
+    // Its own organization's cache, and no other.
+    let entry = |org: Uuid| {
+        format!(
+            "INSERT INTO analytics_cache (organization_id, kind, audience, subject_type, subject_id, result, expires_at) \
+             VALUES ('{org}', 'learning_culture', 'organization', 'organization', '{org}', '{{}}', now() + interval '1 hour')"
+        )
+    };
+    assert_eq!(exec_as(&db, &reader, entry(DEMO_ORG)).await.unwrap(), 1);
+    let foreign = exec_as(&db, &reader, entry(OTHER_ORG)).await;
+    assert!(
+        foreign
+            .expect_err("another organization's cache")
+            .to_string()
+            .contains("row-level security")
+    );
+}
