@@ -56,12 +56,13 @@ async fn count(conn: &mut AsyncPgConnection, sql: &str) -> diesel::QueryResult<i
 }
 
 /// A counting query run as `identity` through the service's helper.
-async fn count_as(db: &TestDb, identity: &DbIdentity, sql: &'static str) -> i64 {
+async fn count_as(db: &TestDb, identity: &DbIdentity, sql: impl Into<String>) -> i64 {
+    let sql = sql.into();
     let mut conn = AsyncPgConnection::establish(&db.app_url)
         .await
         .expect("app connection");
     in_tenant::<_, diesel::result::Error>(&mut conn, identity, |conn| {
-        Box::pin(async move { count(conn, sql).await })
+        Box::pin(async move { count(conn, &sql).await })
     })
     .await
     .expect("count as identity")
@@ -328,8 +329,7 @@ async fn the_analytics_reader_reads_one_organization_and_writes_only_its_cache()
     for table in ["users", "enrollments", "daily_activity", "assessments"] {
         let expected = count(&mut owner, &in_org(table)).await.unwrap();
         assert!(expected > 0, "{table} has demo rows");
-        let sql: &'static str =
-            Box::leak(format!("SELECT count(*) AS n FROM {table}").into_boxed_str());
+        let sql = format!("SELECT count(*) AS n FROM {table}");
         assert_eq!(
             count_as(&db, &reader, sql).await,
             expected,
