@@ -82,9 +82,30 @@ fn finish<T: Answer>(served: Served<T>) -> T {
 type Compute<T> =
     for<'c> fn(&'c mut AsyncPgConnection, Key) -> BoxFuture<'c, Result<Computed<T>, ApiError>>;
 
-/// A learner-family (or predictive) analytic about `user_id` (empty: the
-/// caller), with `params` beyond the person.
+/// A learner-family (or predictive) analytic about the subject's user
+/// (empty: the caller).
 async fn about_learner<T: Answer>(
+    state: &AppState,
+    ctx: &AuthContext,
+    kind: Kind,
+    subject: Option<pb::LearnerSubject>,
+    fresh: bool,
+    compute: Compute<T>,
+) -> Result<T, ApiError> {
+    about_learner_with(
+        state,
+        ctx,
+        kind,
+        user_of(subject),
+        String::new(),
+        fresh,
+        compute,
+    )
+    .await
+}
+
+/// The same with `params` beyond the person.
+async fn about_learner_with<T: Answer>(
     state: &AppState,
     ctx: &AuthContext,
     kind: Kind,
@@ -112,80 +133,84 @@ fn user_of(subject: Option<pb::LearnerSubject>) -> String {
     subject.map(|s| s.user_id).unwrap_or_default()
 }
 
-macro_rules! learner_analytic {
-    ($name:ident, $req:ident, $resp:ident, $kind:expr, $compute:path) => {
+/// An RPC whose subject message goes to the family's `$about` resolver
+/// and whose answer `$compute` computes.
+macro_rules! analytic {
+    ($name:ident, $req:ident, $resp:ident, $about:ident, $kind:expr, $compute:path) => {
         pub async fn $name(
             state: &AppState,
             ctx: &AuthContext,
             req: pb::$req,
         ) -> Result<pb::$resp, ApiError> {
-            about_learner(
-                state,
-                ctx,
-                $kind,
-                user_of(req.subject),
-                String::new(),
-                req.fresh,
-                |c, k| Box::pin($compute(c, k)),
-            )
+            $about(state, ctx, $kind, req.subject, req.fresh, |c, k| {
+                Box::pin($compute(c, k))
+            })
             .await
         }
     };
 }
 
-learner_analytic!(
+analytic!(
     learning_velocity,
     GetLearningVelocityRequest,
     GetLearningVelocityResponse,
+    about_learner,
     Kind::LearningVelocity,
     learner::velocity
 );
-learner_analytic!(
+analytic!(
     skill_gap_matrix,
     GetSkillGapMatrixRequest,
     GetSkillGapMatrixResponse,
+    about_learner,
     Kind::SkillGapMatrix,
     learner::gap_matrix_of
 );
-learner_analytic!(
+analytic!(
     engagement_score,
     GetEngagementScoreRequest,
     GetEngagementScoreResponse,
+    about_learner,
     Kind::EngagementScore,
     learner::engagement
 );
-learner_analytic!(
+analytic!(
     mastery_progress,
     GetMasteryProgressRequest,
     GetMasteryProgressResponse,
+    about_learner,
     Kind::MasteryProgress,
     learner::mastery
 );
-learner_analytic!(
+analytic!(
     assessment_performance,
     GetAssessmentPerformanceRequest,
     GetAssessmentPerformanceResponse,
+    about_learner,
     Kind::AssessmentPerformance,
     learner::performance
 );
-learner_analytic!(
+analytic!(
     content_effectiveness,
     GetContentEffectivenessRequest,
     GetContentEffectivenessResponse,
+    about_learner,
     Kind::ContentEffectiveness,
     learner::effectiveness
 );
-learner_analytic!(
+analytic!(
     drop_off_risk,
     GetDropOffRiskRequest,
     GetDropOffRiskResponse,
+    about_learner,
     Kind::DropOffRisk,
     predictive::drop_off_risk
 );
-learner_analytic!(
+analytic!(
     recommendations,
     GetRecommendationsRequest,
     GetRecommendationsResponse,
+    about_learner,
     Kind::Recommendations,
     predictive::recommendations
 );
@@ -200,7 +225,7 @@ pub async fn outcome_forecast(
     } else {
         Some(uuid_or("course_id", &req.course_id, None)?)
     };
-    about_learner(
+    about_learner_with(
         state,
         ctx,
         Kind::OutcomeForecast,
@@ -237,39 +262,27 @@ async fn about_courses<T: Answer>(
     Ok(finish(serve(state, ctx, fresh, resolve, compute).await?))
 }
 
-macro_rules! course_analytic {
-    ($name:ident, $req:ident, $resp:ident, $kind:expr, $compute:path) => {
-        pub async fn $name(
-            state: &AppState,
-            ctx: &AuthContext,
-            req: pb::$req,
-        ) -> Result<pb::$resp, ApiError> {
-            about_courses(state, ctx, $kind, req.subject, req.fresh, |c, k| {
-                Box::pin($compute(c, k))
-            })
-            .await
-        }
-    };
-}
-
-course_analytic!(
+analytic!(
     course_performance,
     GetCoursePerformanceRequest,
     GetCoursePerformanceResponse,
+    about_courses,
     Kind::CoursePerformance,
     course::performance
 );
-course_analytic!(
+analytic!(
     course_health,
     GetCourseHealthRequest,
     GetCourseHealthResponse,
+    about_courses,
     Kind::CourseHealth,
     course::health
 );
-course_analytic!(
+analytic!(
     student_distribution,
     GetStudentDistributionRequest,
     GetStudentDistributionResponse,
+    about_courses,
     Kind::StudentDistribution,
     course::distribution
 );
@@ -324,46 +337,35 @@ async fn about_organization<T: Answer>(
     Ok(finish(serve(state, ctx, fresh, resolve, compute).await?))
 }
 
-macro_rules! organization_analytic {
-    ($name:ident, $req:ident, $resp:ident, $kind:expr, $compute:path) => {
-        pub async fn $name(
-            state: &AppState,
-            ctx: &AuthContext,
-            req: pb::$req,
-        ) -> Result<pb::$resp, ApiError> {
-            about_organization(state, ctx, $kind, req.subject, req.fresh, |c, k| {
-                Box::pin($compute(c, k))
-            })
-            .await
-        }
-    };
-}
-
-organization_analytic!(
+analytic!(
     organization_velocity,
     GetOrganizationVelocityRequest,
     GetOrganizationVelocityResponse,
+    about_organization,
     Kind::OrganizationVelocity,
     organization::velocity
 );
-organization_analytic!(
+analytic!(
     strategic_alignment,
     GetStrategicAlignmentRequest,
     GetStrategicAlignmentResponse,
+    about_organization,
     Kind::StrategicAlignment,
     organization::alignment
 );
-organization_analytic!(
+analytic!(
     department_analytics,
     GetDepartmentAnalyticsRequest,
     GetDepartmentAnalyticsResponse,
+    about_organization,
     Kind::DepartmentAnalytics,
     organization::departments
 );
-organization_analytic!(
+analytic!(
     learning_culture,
     GetLearningCultureRequest,
     GetLearningCultureResponse,
+    about_organization,
     Kind::LearningCulture,
     organization::culture
 );
