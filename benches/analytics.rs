@@ -11,7 +11,8 @@
 //!
 //! Run: `cargo bench --bench analytics`. Knobs: STRIDE_BENCH_LEARNERS
 //! (5000), STRIDE_BENCH_ROUNDS (bundles per caller, 30),
-//! STRIDE_BENCH_ORG_ROUNDS (5).
+//! STRIDE_BENCH_ORG_ROUNDS (5), STRIDE_BENCH_CALLERS (heavy learners asking
+//! at once, 1..8, 8).
 
 mod support;
 
@@ -48,6 +49,7 @@ async fn run(bench: &Bench) -> Result<()> {
     let learners = env_or("STRIDE_BENCH_LEARNERS", 5000);
     let rounds = env_or("STRIDE_BENCH_ROUNDS", 30);
     let org_rounds = env_or("STRIDE_BENCH_ORG_ROUNDS", 5);
+    let callers = env_or("STRIDE_BENCH_CALLERS", HEAVY).clamp(1, HEAVY);
     load(&bench.owner_url, learners).await?;
     let keys = support::keys();
     let token = |user_id: Uuid, role: Role| {
@@ -59,7 +61,7 @@ async fn run(bench: &Bench) -> Result<()> {
         };
         keys.issue(&subject, Duration::from_secs(3600)).map(|t| t.0)
     };
-    let heavy: Vec<String> = (1..=HEAVY)
+    let heavy: Vec<String> = (1..=callers)
         .map(|i| token(user(i), Role::Learner))
         .collect::<Result<_, _>>()?;
     let admin = token(ADMIN.parse()?, Role::OrgAdmin)?;
@@ -101,7 +103,7 @@ async fn run(bench: &Bench) -> Result<()> {
         }
         let rate = bundles.len() as f64 / started.elapsed().as_secs_f64();
         println!(
-            "learner bundle {name}: per call p50 {:>6.2} ms p99 {:>6.2} ms | per bundle (9 calls) p50 {:>6.2} ms p99 {:>6.2} ms | {rate:.0} bundles/s, {HEAVY} concurrent",
+            "learner bundle {name}: per call p50 {:>6.2} ms p99 {:>6.2} ms | per bundle (9 calls) p50 {:>6.2} ms p99 {:>6.2} ms | {rate:.0} bundles/s, {callers} concurrent",
             ms(percentile(&mut calls, 50.0)),
             ms(percentile(&mut calls, 99.0)),
             ms(percentile(&mut bundles, 50.0)),
@@ -109,7 +111,47 @@ async fn run(bench: &Bench) -> Result<()> {
         );
     }
 
+    // Cached answers, each caller one call at a time: 1 caller (the floor
+    // of a warm answer), then every heavy learner at once.
+    for n in [1, heavy.len()] {
+        let started = Instant::now();
+        let tasks: Vec<_> = heavy[..n]
+            .iter()
+            .map(|t| {
+                let mut client = AnalyticsServiceClient::new(channel.clone());
+                let t = t.clone();
+                tokio::spawn(async move {
+                    let mut own = Vec::new();
+                    for _ in 0..200 {
+                        let request = pb::GetEngagementScoreRequest {
+                            subject: Some(pb::LearnerSubject::default()),
+                            fresh: false,
+                        };
+                        let t0 = Instant::now();
+                        let reply = client.get_engagement_score(authed(request, &t)).await?;
+                        own.push(t0.elapsed().as_micros() as u64);
+                        anyhow::ensure!(
+                            reply.get_ref().meta.as_ref().is_some_and(|m| m.from_cache),
+                            "cached"
+                        );
+                    }
+                    Ok::<_, anyhow::Error>(own)
+                })
+            })
+            .collect();
+        let mut single = Vec::new();
+        for task in tasks {
+            single.extend(task.await??);
+        }
+        let rate = single.len() as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "warm single calls, {n} caller(s) one at a time: p50 {:>6.2} ms p99 {:>6.2} ms, {rate:.0} calls/s",
+            ms(percentile(&mut single, 50.0)),
+            ms(percentile(&mut single, 99.0)),
+        );
+    }
     let mut client = AnalyticsServiceClient::new(channel.clone());
+
     let subject = || {
         Some(pb::OrganizationSubject {
             organization_id: String::new(),
@@ -384,8 +426,9 @@ async fn load(owner_url: &str, learners: usize) -> Result<()> {
              INSERT INTO assessments (organization_id, user_id, course_id, score, graded_at, source_event_id)
                SELECT '{ORG}', {u_i}, {course_of}, (d * 7 + n * 11) % 101, now() - d * interval '1 day' - n * interval '1 hour', 'ha-' || i || '-' || d || '-' || n
                  FROM generate_series(1, {heavy}) i, generate_series(0, 364) d, generate_series(0, 3) n;
-             INSERT INTO user_points (user_id, organization_id, total_points, level)
-               SELECT {u_i}, '{ORG}', (i * 37) % 5000, 1 FROM generate_series(1, {learners}) i;
+             INSERT INTO user_points (user_id, organization_id, total_points, total_reached_at, level, current_streak, longest_streak, last_active_date)
+               SELECT {u_i}, '{ORG}', (i * 37) % 5000, now(), 1, i % 7, i % 7, (now() AT TIME ZONE 'UTC')::date - i % 3
+                 FROM generate_series(1, {learners}) i;
              ANALYZE;",
             course_of = course("1 + (i + d) % 20"),
         )),
@@ -395,7 +438,7 @@ async fn load(owner_url: &str, learners: usize) -> Result<()> {
         eprintln!("loading {what} ...");
         conn.batch_execute(&sql)
             .await
-            .with_context(|| format!("loading {what}"))?;
+            .map_err(|e| anyhow::anyhow!("loading {what}: {e:?}"))?;
         eprintln!("loaded {what} in {:.1} s", started.elapsed().as_secs_f64());
     }
     Ok(())

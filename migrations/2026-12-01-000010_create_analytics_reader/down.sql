@@ -45,3 +45,5 @@ AS $$
         ELSE false
     END
 $$;
+
+DROP FUNCTION stride_trainer_teaches(uuid);

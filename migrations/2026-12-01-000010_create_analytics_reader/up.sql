@@ -9,6 +9,18 @@
 -- answers never carry another person's rows, only aggregates over groups of
 -- at least 10.
 
+-- Whether the trainer of the request teaches `person` (enrolled in one of
+-- the trainer's courses). Its own function so that stride_can_see_person
+-- holds no subquery: PostgreSQL inlines a SQL function only without one,
+-- and a policy calling a function that is not inlined runs it as a
+-- separate query for every row it checks (the analytics reader reads
+-- thousands); now only a trainer's rows pay for the lookup.
+CREATE FUNCTION stride_trainer_teaches(person uuid) RETURNS boolean LANGUAGE sql STABLE
+AS $$
+    SELECT EXISTS (SELECT 1 FROM enrollments e JOIN courses c ON c.id = e.course_id
+                    WHERE e.user_id = person AND c.trainer_id = stride_user())
+$$;
+
 CREATE OR REPLACE FUNCTION stride_can_see_person(org uuid, person uuid) RETURNS boolean LANGUAGE sql STABLE
 AS $$
     SELECT CASE stride_role()
@@ -16,9 +28,7 @@ AS $$
         WHEN 'service' THEN stride_org() IS NULL OR org = stride_org()
         WHEN 'analytics' THEN org = stride_org()
         WHEN 'org_admin' THEN org = stride_org()
-        WHEN 'trainer' THEN org = stride_org() AND (person = stride_user() OR EXISTS (
-            SELECT 1 FROM enrollments e JOIN courses c ON c.id = e.course_id
-             WHERE e.user_id = person AND c.trainer_id = stride_user()))
+        WHEN 'trainer' THEN org = stride_org() AND (person = stride_user() OR stride_trainer_teaches(person))
         WHEN 'learner' THEN org = stride_org() AND person = stride_user()
         ELSE false
     END

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Days, Duration, NaiveDate, Utc};
 use diesel::dsl::max;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -23,15 +23,25 @@ use crate::domain::analytics::stats;
 use crate::proto::analytics::v1 as pb;
 
 /// The newest activity of a person the computation saw.
+/// The last 28 days are looked at first: their few partitions plan fast,
+/// and an active learner's newest activity is there; only an inactive one
+/// costs the look over every partition.
 async fn freshness(
     conn: &mut AsyncPgConnection,
     user: Uuid,
+    today: NaiveDate,
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
-    Ok(daily_activity::table
-        .filter(daily_activity::user_id.eq(user))
-        .select(max(daily_activity::last_activity_at))
-        .first(conn)
-        .await?)
+    let newest = |since: NaiveDate| {
+        daily_activity::table
+            .filter(daily_activity::user_id.eq(user))
+            .filter(daily_activity::local_date.ge(since))
+            .select(max(daily_activity::last_activity_at))
+    };
+    let recent: Option<DateTime<Utc>> = newest(today - Days::new(27)).first(conn).await?;
+    if recent.is_some() {
+        return Ok(recent);
+    }
+    Ok(newest(NaiveDate::MIN).first(conn).await?)
 }
 
 fn predictive<T>(
@@ -73,7 +83,7 @@ pub async fn drop_off_risk(
         .get_result(conn)
         .await?;
     let risk = rules::drop_off_risk(engagement.score, change, recent > 0);
-    let fresh_as_of = freshness(conn, user).await?;
+    let fresh_as_of = freshness(conn, user, clock.today).await?;
     Ok(predictive(
         pb::GetDropOffRiskResponse {
             meta: None,
@@ -156,7 +166,7 @@ pub async fn forecast(
         });
     }
     let confidence = stats::mean(&courses.iter().map(|c| c.confidence).collect::<Vec<_>>());
-    let fresh_as_of = freshness(conn, user).await?;
+    let fresh_as_of = freshness(conn, user, clock.today).await?;
     let mut c = predictive(
         pb::GetOutcomeForecastResponse {
             meta: None,
@@ -234,7 +244,7 @@ pub async fn recommendations(
             }
         })
         .collect();
-    let fresh_as_of = freshness(conn, user).await?;
+    let fresh_as_of = freshness(conn, user, clock.today).await?;
     Ok(predictive(
         pb::GetRecommendationsResponse {
             meta: None,
