@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::cache::{Computed, Key, Subject};
 use super::learner::{Clock, days_of, pace, person};
+use super::subject::job_role_of;
 use crate::api::ApiError;
 use crate::db::schema::{assessments, daily_activity, enrollments, skills, user_points, users};
 use crate::db::views::{platform_skill_demand, tenant_skill_demand};
@@ -171,11 +172,7 @@ pub async fn peers(
             members = members.filter(users::id.eq_any(enrolled));
         }
         Peers::JobRole => {
-            let role: Option<String> = users::table
-                .find(user)
-                .select(users::job_role)
-                .first(conn)
-                .await?;
+            let role = job_role_of(conn, user).await?;
             members = members.filter(users::job_role.eq(role.unwrap_or_default()));
         }
         Peers::Organization => {}

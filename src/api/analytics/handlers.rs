@@ -12,7 +12,7 @@ use super::comparison::{self, DEFAULT_MONTHS, MAX_MONTHS, Peers};
 use super::{course, learner, organization, predictive, subject};
 use crate::api::{ApiError, AppState, enforce, uuid_or};
 use crate::auth::{AuthContext, Principal, Role};
-use crate::db::schema::{enrollments, users};
+use crate::db::schema::enrollments;
 use crate::domain::access;
 use crate::domain::analytics::{Audience, Kind};
 use crate::proto::analytics::v1 as pb;
@@ -470,12 +470,7 @@ async fn check_membership(
             }
         }
         Peers::JobRole => {
-            let role: Option<String> = users::table
-                .find(user)
-                .select(users::job_role)
-                .first(conn)
-                .await?;
-            if role.is_none() {
+            if subject::job_role_of(conn, user).await?.is_none() {
                 return Err(ApiError::invalid("group", "the learner has no job role"));
             }
         }

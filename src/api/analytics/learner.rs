@@ -9,7 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::cache::{Computed, Key, Subject};
-use super::subject::{today, zone_of};
+use super::subject::{job_role_of, today, zone_of};
 use crate::api::ApiError;
 use crate::db::schema::{
     assessments, course_skills, courses, daily_activity, enrollments, job_role_skills, lessons,
@@ -487,11 +487,7 @@ pub async fn skill_gaps(
     org: Uuid,
     today: NaiveDate,
 ) -> Result<Vec<NamedGap>, ApiError> {
-    let job_role: Option<String> = users::table
-        .find(user)
-        .select(users::job_role)
-        .first(conn)
-        .await?;
+    let job_role = job_role_of(conn, user).await?;
     let mut required: HashMap<Uuid, (f64, f64)> = HashMap::new();
     if let Some(role) = &job_role {
         let rows: Vec<(Uuid, i16, f64)> = job_role_skills::table

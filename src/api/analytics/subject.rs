@@ -201,6 +201,18 @@ pub async fn ensure_org(conn: &mut AsyncPgConnection, org: Uuid) -> Result<(), A
     }
 }
 
+/// A person's target job role, if any.
+pub async fn job_role_of(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+) -> Result<Option<String>, ApiError> {
+    Ok(users::table
+        .find(user)
+        .select(users::job_role)
+        .first(conn)
+        .await?)
+}
+
 /// A person's time zone and "today" in it.
 pub async fn zone_of(conn: &mut AsyncPgConnection, user: Uuid) -> Result<Tz, ApiError> {
     let zone: String = users::table
