@@ -40,6 +40,32 @@ pub enum Command {
     Demo(DemoArgs),
     /// Point rules: rebuild what they derive.
     Rules(RulesArgs),
+    /// Background jobs (refreshes, retention, partitions): run one now.
+    Jobs(JobsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct JobsArgs {
+    #[command(subcommand)]
+    pub action: JobsAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsAction {
+    /// Run jobs once, as `stride serve` would (for cron, or by hand); a job
+    /// another replica is running is skipped.
+    Run(JobRunArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct JobRunArgs {
+    /// The jobs to run (default: all, partitions first).
+    #[arg(value_enum)]
+    pub jobs: Vec<crate::jobs::Job>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub settings: crate::jobs::JobSettings,
 }
 
 #[derive(Args, Debug)]
@@ -141,8 +167,37 @@ impl Cli {
             Command::Rules(RulesArgs {
                 action: RulesAction::Recompute(args),
             }) => recompute(args).await,
+            Command::Jobs(JobsArgs {
+                action: JobsAction::Run(args),
+            }) => run_jobs(args).await,
         }
     }
+}
+
+/// `stride jobs run`: each job once, as the owner, one line per job.
+async fn run_jobs(args: JobRunArgs) -> Result<()> {
+    use crate::jobs::{Job, Outcome, run_once};
+    let (url, _pg) = database(&args.db, false).await?;
+    let jobs = if args.jobs.is_empty() {
+        Job::ALL.to_vec()
+    } else {
+        args.jobs.clone()
+    };
+    for job in jobs {
+        let started = std::time::Instant::now();
+        match run_once(&url, job, &args.settings)
+            .await
+            .with_context(|| format!("job {} failed (nothing of it was applied)", job.name()))?
+        {
+            Outcome::Ran { detail, .. } => println!(
+                "{}: {detail} ({} ms)",
+                job.name(),
+                started.elapsed().as_millis()
+            ),
+            Outcome::Skipped => println!("{}: skipped, another process is running it", job.name()),
+        }
+    }
+    Ok(())
 }
 
 /// `stride rules recompute`: as the database owner (an operator's tool),
@@ -297,7 +352,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
         access: Duration::from_secs(args.jwt.access_token_ttl_s),
         refresh: Duration::from_secs(args.jwt.refresh_token_ttl_s),
     };
+    // Jobs need ownership (REFRESH, partitions): they use the owner URL,
+    // requests never do.
+    let jobs = if args.jobs.enabled {
+        crate::jobs::spawn_all(owner_url.clone(), args.jobs.clone())
+    } else {
+        Vec::new()
+    };
     let result = server::serve(listener, state, &args.limits, server::shutdown_signal()).await;
+    for job in jobs {
+        job.abort();
+    }
     if let Some(pg) = pg.as_mut() {
         pg.stop();
     }
@@ -369,4 +434,38 @@ fn token(args: TokenArgs) -> Result<()> {
     let (token, _) = keys.issue(&subject, Duration::from_secs(args.ttl_s))?;
     println!("{token}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        // clap checks unique names, flags and groups only when asked.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn jobs_run_takes_job_names() {
+        let cli =
+            Cli::try_parse_from(["stride", "jobs", "run", "retention", "refresh-leaderboards"])
+                .expect("parses");
+        let Command::Jobs(JobsArgs {
+            action: JobsAction::Run(args),
+        }) = cli.command
+        else {
+            panic!("a jobs command");
+        };
+        assert_eq!(
+            args.jobs,
+            [
+                crate::jobs::Job::Retention,
+                crate::jobs::Job::RefreshLeaderboards
+            ]
+        );
+        assert!(Cli::try_parse_from(["stride", "jobs", "run", "vacuum"]).is_err());
+    }
 }

@@ -159,6 +159,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub limits: Limits,
+
+    #[command(flatten)]
+    pub jobs: crate::jobs::JobSettings,
 }
 
 /// Resource limits; each has a reason to exist in its doc line.

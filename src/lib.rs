@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod embedded_pg;
+pub mod jobs;
 pub mod proto;
 pub mod server;
 pub mod telemetry;

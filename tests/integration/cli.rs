@@ -96,6 +96,31 @@ async fn serve_runs_embedded_postgres_accepts_cli_tokens_and_stops_cleanly() {
     );
     assert!(!said.contains(" 0 people checked"), "{said}");
 
+    // Jobs by hand (as cron would), attached to the running cluster; the
+    // server runs them too, so each either runs or finds it running.
+    let out = Command::new(BIN)
+        .args([
+            "jobs",
+            "run",
+            "partitions",
+            "retention",
+            "refresh-skill-demand",
+            "--data-dir",
+        ])
+        .arg(&data_dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("stride jobs run");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for job in ["partitions:", "retention:", "refresh_skill_demand:"] {
+        assert!(said.contains(job), "{job} in {said}");
+    }
+
     // A token from the CLI, signed with the secret kept in the data folder.
     let user = "5d1a4a5e-0000-4000-8000-000000000002";
     let org = "5d1a4a5e-0000-4000-8000-000000000001";

@@ -15,6 +15,7 @@ mod identity;
 mod ingest;
 mod ingest_property;
 mod ingest_support;
+mod jobs;
 mod migrations;
 mod readme;
 mod reflection;
