@@ -8,6 +8,7 @@ mod analytics_support;
 mod auth;
 mod catalog;
 mod cli;
+mod data_rights;
 mod demo;
 mod gamification;
 mod health;

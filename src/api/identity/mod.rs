@@ -1,5 +1,6 @@
 //! `stride.identity.v1.IdentityService`.
 
+mod data_rights;
 mod mapping;
 mod service;
 mod sessions;

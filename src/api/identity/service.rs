@@ -40,6 +40,11 @@ fn is_platform_admin(principal: &Principal) -> bool {
     )
 }
 
+/// The chunks of an export, in order.
+type ExportChunks = std::pin::Pin<
+    Box<dyn futures::Stream<Item = Result<pb::ExportUserDataResponse, Status>> + Send>,
+>;
+
 #[tonic::async_trait]
 impl IdentityService for IdentityApi {
     async fn login(
@@ -320,6 +325,25 @@ impl IdentityService for IdentityApi {
         let req = request.get_ref();
         let user = self.change_role(ctx, &req.user_id, req.role, false).await?;
         Ok(Response::new(pb::RevokeRoleResponse { user: Some(user) }))
+    }
+
+    async fn export_user_data(
+        &self,
+        request: Request<pb::ExportUserDataRequest>,
+    ) -> Result<Response<ExportChunks>, Status> {
+        let ctx = caller(&request)?.clone();
+        let chunks = super::data_rights::export(&self.state, &ctx, request.into_inner()).await?;
+        let stream = tokio_stream::iter(chunks.into_iter().map(Ok));
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn erase_user(
+        &self,
+        request: Request<pb::EraseUserRequest>,
+    ) -> Result<Response<pb::EraseUserResponse>, Status> {
+        let ctx = caller(&request)?.clone();
+        let reply = super::data_rights::erase(&self.state, &ctx, request.into_inner()).await?;
+        Ok(Response::new(reply))
     }
 
     async fn get_preferences(
