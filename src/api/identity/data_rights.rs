@@ -193,7 +193,7 @@ pub async fn erase(
                     .bind::<diesel::sql_types::Uuid, _>(user)
                     .execute(conn)
                     .await?;
-                let digest = hex(&Sha256::digest(format!("stride-erasure:{user}").as_bytes()));
+                let digest = hex::encode(Sha256::digest(format!("stride-erasure:{user}").as_bytes()));
                 let counts_json = serde_json::to_value(&counts)
                     .map_err(|e| ApiError::Internal(format!("erasure counts: {e}")))?;
                 #[derive(QueryableByName)]
@@ -218,8 +218,4 @@ pub async fn erase(
             })
         })
         .await
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
