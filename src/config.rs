@@ -216,6 +216,14 @@ pub struct Limits {
     /// RESOURCE_EXHAUSTED.
     #[arg(long, env = "STRIDE_MAX_BOARD_WATCHERS", default_value_t = 1_000)]
     pub max_board_watchers: usize,
+
+    /// Most requests handled at once across all connections; one more is
+    /// shed at once with RESOURCE_EXHAUSTED (retry with backoff) instead of
+    /// queueing behind the others. A stream counts until its response starts
+    /// (streams have their own caps above).
+    #[arg(long, env = "STRIDE_MAX_CONCURRENT_REQUESTS", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_concurrent_requests: u32,
 }
 
 impl Limits {
@@ -237,6 +245,7 @@ impl Default for Limits {
         Self {
             pool_size: 16,
             pool_wait_ms: 2_000,
+            max_concurrent_requests: 256,
             max_message_bytes: 4 * 1024 * 1024,
             request_timeout_ms: 30_000,
             shutdown_grace_s: 20,

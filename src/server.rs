@@ -82,8 +82,14 @@ pub async fn serve(
         tracing::info!("shutting down: draining in-flight calls");
     };
     let grace = limits.shutdown_grace();
+    // Overload: beyond max_concurrent_requests the limit is not ready, and
+    // load shedding answers RESOURCE_EXHAUSTED at once.
     let server = Server::builder()
         .timeout(limits.request_timeout())
+        .load_shed(true)
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            limits.max_concurrent_requests as usize,
+        ))
         .layer(auth)
         .add_service(health)
         .add_service(reflection_v1)

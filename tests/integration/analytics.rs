@@ -1351,3 +1351,57 @@ async fn bad_subjects_are_refused_with_the_field_and_cache_nothing() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_the_concurrency_limit_are_shed_with_resource_exhausted() {
+    // The campus's data, served by a second server limited to one request
+    // at a time.
+    let (first, campus) = Campus::start().await;
+    let limits = stride::config::Limits {
+        max_concurrent_requests: 1,
+        ..Default::default()
+    };
+    let server = first.serve_again(limits).await;
+    let token = campus.learner_token(&server, 0);
+    let calls = (0..40).map(|_| {
+        let mut api = client(&server);
+        let token = token.clone();
+        async move {
+            api.get_skill_gap_matrix(authed(
+                pb::GetSkillGapMatrixRequest {
+                    subject: me(),
+                    fresh: true,
+                },
+                &token,
+            ))
+            .await
+            .map(|_| ())
+            .map_err(|s| s.code())
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let shed = results
+        .iter()
+        .filter(|r| **r == Err(Code::ResourceExhausted))
+        .count();
+    assert!(shed > 0, "40 at once against a limit of 1: {results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || *r == Err(Code::ResourceExhausted))
+    );
+    assert!(results.iter().any(|r| r.is_ok()));
+    // Once the burst is over, calls go through again.
+    let mut api = client(&server);
+    assert!(
+        api.get_skill_gap_matrix(authed(
+            pb::GetSkillGapMatrixRequest {
+                subject: me(),
+                fresh: false,
+            },
+            &token,
+        ))
+        .await
+        .is_ok()
+    );
+}

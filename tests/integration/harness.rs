@@ -210,6 +210,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The server's database, as its owner (fixtures, checks).
     pub db_url: String,
+    /// The same database as the runtime role.
+    pub app_url: String,
     pub keys: TokenKeys,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -245,10 +247,16 @@ impl TestServer {
         Self {
             addr,
             db_url: owner_url.to_string(),
+            app_url: app_url.to_string(),
             keys,
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// A second server on this one's database, with other limits.
+    pub async fn serve_again(&self, limits: Limits) -> Self {
+        Self::serve(&self.db_url, &self.app_url, limits).await
     }
 
     /// A channel to the server (connects lazily).
