@@ -352,6 +352,24 @@ async fn serve(args: ServeArgs) -> Result<()> {
         access: Duration::from_secs(args.jwt.access_token_ttl_s),
         refresh: Duration::from_secs(args.jwt.refresh_token_ttl_s),
     };
+    let metrics = match args.metrics_listen.as_str() {
+        "off" => None,
+        addr => match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tracing::info!(metrics.addr = addr, "metrics at http://{addr}/metrics");
+                Some(tokio::spawn(crate::metrics::serve_metrics(
+                    listener,
+                    state.metrics.clone(),
+                    state.pool.clone(),
+                )))
+            }
+            // Serving matters more than metrics: say so and go on.
+            Err(err) => {
+                tracing::warn!(metrics.addr = addr, error = %err, "metrics endpoint not started (set STRIDE_METRICS_LISTEN to a free address, or off)");
+                None
+            }
+        },
+    };
     // Jobs need ownership (REFRESH, partitions): they use the owner URL,
     // requests never do.
     let jobs = if args.jobs.enabled {
@@ -362,6 +380,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let result = server::serve(listener, state, &args.limits, server::shutdown_signal()).await;
     for job in jobs {
         job.abort();
+    }
+    if let Some(metrics) = metrics {
+        metrics.abort();
     }
     if let Some(pg) = pg.as_mut() {
         pg.stop();

@@ -160,6 +160,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: Limits,
 
+    /// Where Prometheus scrapes `GET /metrics` (plain HTTP), or `off`.
+    #[arg(long, env = "STRIDE_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
+    pub metrics_listen: String,
+
     #[command(flatten)]
     pub jobs: crate::jobs::JobSettings,
 }

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod domain;
 pub mod embedded_pg;
 pub mod jobs;
+pub mod metrics;
 pub mod proto;
 pub mod server;
 pub mod telemetry;

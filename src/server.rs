@@ -58,6 +58,7 @@ pub async fn serve(
     let max = limits.max_message_bytes;
     let keys = state.keys.clone();
     let auth = AuthLayer::new(keys, state.pool.clone());
+    let metrics = crate::metrics::MetricsLayer::new(state.metrics.clone());
     let identity =
         IdentityServiceServer::new(IdentityApi::new(state.clone())).max_decoding_message_size(max);
     let events = EventServiceServer::new(EventApi::new(state.clone(), Ingestion::new(limits)))
@@ -87,6 +88,7 @@ pub async fn serve(
     let server = Server::builder()
         .timeout(limits.request_timeout())
         .load_shed(true)
+        .layer(metrics)
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             limits.max_concurrent_requests as usize,
         ))
@@ -181,5 +183,6 @@ pub fn state(pool: db::PgPool, keys: crate::auth::TokenKeys) -> AppState {
         keys: Arc::new(keys),
         tokens: Default::default(),
         flights: Default::default(),
+        metrics: Default::default(),
     }
 }

@@ -34,6 +34,8 @@ pub struct AppState {
     pub tokens: TokenLifetimes,
     /// One computation at a time per cold analytics entry.
     pub flights: Arc<analytics::Flights>,
+    /// Counters and latencies for the metrics endpoint.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How long issued tokens live.

@@ -822,6 +822,15 @@ async fn cache_rows(server: &TestServer, kind: &str, user: Uuid) -> i64 {
 #[tokio::test]
 async fn the_cache_serves_refreshes_invalidates_and_computes_a_cold_entry_once() {
     let (server, campus) = Campus::start().await;
+    // Every campus event was counted as accepted by the metrics.
+    let stored = count(&server.db_url, "SELECT count(*) AS n FROM learning_events").await;
+    let text = crate::health::scrape(&server).await;
+    assert!(
+        text.contains(&format!(
+            "stride_events_ingested_total{{outcome=\"accepted\"}} {stored}"
+        )),
+        "{text}"
+    );
     let mut api = client(&server);
     let l0 = campus.learner_token(&server, 0);
     let ask = |fresh: bool| {

@@ -212,6 +212,8 @@ pub struct TestServer {
     pub db_url: String,
     /// The same database as the runtime role.
     pub app_url: String,
+    /// The metrics endpoint (`GET /metrics`).
+    pub metrics_addr: SocketAddr,
     pub keys: TokenKeys,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -237,6 +239,15 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let state = stride::server::state(pool, keys.clone());
+        let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind metrics");
+        let metrics_addr = metrics_listener.local_addr().expect("metrics addr");
+        tokio::spawn(stride::metrics::serve_metrics(
+            metrics_listener,
+            state.metrics.clone(),
+            state.pool.clone(),
+        ));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             stride::server::serve(listener, state, &limits, async {
@@ -248,6 +259,7 @@ impl TestServer {
             addr,
             db_url: owner_url.to_string(),
             app_url: app_url.to_string(),
+            metrics_addr,
             keys,
             stop: Some(stop),
             task: Some(task),

@@ -124,6 +124,23 @@ pub async fn apply(
     ctx: &AuthContext,
     events: Vec<Checked>,
 ) -> Result<Vec<Outcome>, ApiError> {
+    let outcomes = apply_isolating(state, ctx, events).await?;
+    for outcome in &outcomes {
+        state.metrics.event(match outcome {
+            Outcome::Accepted(_) => "accepted",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Conflict => "conflict",
+            Outcome::Invalid(_) => "invalid",
+        });
+    }
+    Ok(outcomes)
+}
+
+async fn apply_isolating(
+    state: &AppState,
+    ctx: &AuthContext,
+    events: Vec<Checked>,
+) -> Result<Vec<Outcome>, ApiError> {
     let identity = DbIdentity::from(&ctx.principal);
     let scope = ctx.org_id();
     let events = Arc::new(events);

@@ -1,0 +1,230 @@
+//! Prometheus metrics: per-RPC requests by code and latency, ingested
+//! events by outcome, database pool usage, background jobs. Kept in
+//! process (a few maps behind a mutex: one lock per request, no
+//! allocation once a method has been seen) and rendered in the text
+//! exposition format by [`exporter`] on its own port.
+
+mod exporter;
+mod layer;
+
+pub use exporter::serve_metrics;
+pub use layer::MetricsLayer;
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Latency bucket bounds, seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    total: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += seconds;
+        self.total += 1;
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    /// (method, code) -> count
+    requests: BTreeMap<(String, &'static str), u64>,
+    latency: BTreeMap<String, Histogram>,
+    /// outcome -> count
+    events: BTreeMap<&'static str, u64>,
+}
+
+/// The process's metrics.
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One finished call of `method` (the gRPC path) with `code`.
+    pub fn request(&self, method: &str, code: tonic::Code, took: Duration) {
+        let mut inner = self.lock();
+        let code = code_name(code);
+        match inner.requests.get_mut(&(method.to_string(), code)) {
+            Some(n) => *n += 1,
+            None => {
+                inner.requests.insert((method.to_string(), code), 1);
+            }
+        }
+        inner
+            .latency
+            .entry(method.to_string())
+            .or_default()
+            .observe(took.as_secs_f64());
+    }
+
+    /// One ingested event: accepted, duplicate, conflict or invalid.
+    pub fn event(&self, outcome: &'static str) {
+        *self.lock().events.entry(outcome).or_default() += 1;
+    }
+
+    /// The exposition text; `extra` holds gauges read at scrape time.
+    pub fn render(&self, pool: &deadpool::Status, jobs: &[(String, Option<f64>)]) -> String {
+        let inner = self.lock();
+        let mut out = String::new();
+        out += "# HELP stride_rpc_requests_total gRPC calls finished, by method and status code.\n";
+        out += "# TYPE stride_rpc_requests_total counter\n";
+        for ((method, code), n) in &inner.requests {
+            let _ = writeln!(
+                out,
+                "stride_rpc_requests_total{{method=\"{method}\",code=\"{code}\"}} {n}"
+            );
+        }
+        out +=
+            "# HELP stride_rpc_duration_seconds Time to the response (headers) of a gRPC call.\n";
+        out += "# TYPE stride_rpc_duration_seconds histogram\n";
+        for (method, h) in &inner.latency {
+            for (bound, count) in BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(
+                    out,
+                    "stride_rpc_duration_seconds_bucket{{method=\"{method}\",le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "stride_rpc_duration_seconds_bucket{{method=\"{method}\",le=\"+Inf\"}} {}",
+                h.total
+            );
+            let _ = writeln!(
+                out,
+                "stride_rpc_duration_seconds_sum{{method=\"{method}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "stride_rpc_duration_seconds_count{{method=\"{method}\"}} {}",
+                h.total
+            );
+        }
+        out += "# HELP stride_events_ingested_total Events received, by outcome.\n";
+        out += "# TYPE stride_events_ingested_total counter\n";
+        for (outcome, n) in &inner.events {
+            let _ = writeln!(
+                out,
+                "stride_events_ingested_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        out += "# HELP stride_db_pool_connections Database pool connections by state.\n";
+        out += "# TYPE stride_db_pool_connections gauge\n";
+        let _ = writeln!(
+            out,
+            "stride_db_pool_connections{{state=\"max\"}} {}",
+            pool.max_size
+        );
+        let _ = writeln!(
+            out,
+            "stride_db_pool_connections{{state=\"open\"}} {}",
+            pool.size
+        );
+        let _ = writeln!(
+            out,
+            "stride_db_pool_connections{{state=\"idle\"}} {}",
+            pool.available
+        );
+        out += "# HELP stride_db_pool_waiting Requests waiting for a connection.\n";
+        out += "# TYPE stride_db_pool_waiting gauge\n";
+        let _ = writeln!(out, "stride_db_pool_waiting {}", pool.waiting);
+        out += "# HELP stride_job_last_success_timestamp_seconds Last successful run of a background job (any replica).\n";
+        out += "# TYPE stride_job_last_success_timestamp_seconds gauge\n";
+        for (job, at) in jobs {
+            if let Some(at) = at {
+                let _ = writeln!(
+                    out,
+                    "stride_job_last_success_timestamp_seconds{{job=\"{job}\"}} {at}"
+                );
+            }
+        }
+        out
+    }
+}
+
+/// The canonical name of a code (as grpcurl prints it).
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "Canceled",
+        Unknown => "Unknown",
+        InvalidArgument => "InvalidArgument",
+        DeadlineExceeded => "DeadlineExceeded",
+        NotFound => "NotFound",
+        AlreadyExists => "AlreadyExists",
+        PermissionDenied => "PermissionDenied",
+        ResourceExhausted => "ResourceExhausted",
+        FailedPrecondition => "FailedPrecondition",
+        Aborted => "Aborted",
+        OutOfRange => "OutOfRange",
+        Unimplemented => "Unimplemented",
+        Internal => "Internal",
+        Unavailable => "Unavailable",
+        DataLoss => "DataLoss",
+        Unauthenticated => "Unauthenticated",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histograms_and_gauges() {
+        let m = Metrics::default();
+        m.request("/a.B/C", tonic::Code::Ok, Duration::from_millis(3));
+        m.request("/a.B/C", tonic::Code::Ok, Duration::from_millis(30));
+        m.request("/a.B/C", tonic::Code::NotFound, Duration::from_millis(1));
+        m.event("accepted");
+        let status = deadpool::Status {
+            max_size: 16,
+            size: 3,
+            available: 2,
+            waiting: 0,
+        };
+        let text = m.render(
+            &status,
+            &[
+                ("retention".into(), Some(1.5e9)),
+                ("partitions".into(), None),
+            ],
+        );
+        assert!(text.contains("stride_rpc_requests_total{method=\"/a.B/C\",code=\"OK\"} 2"));
+        assert!(text.contains("stride_rpc_requests_total{method=\"/a.B/C\",code=\"NotFound\"} 1"));
+        // 1 ms and 3 ms are within 5 ms; 30 ms is not.
+        assert!(
+            text.contains("stride_rpc_duration_seconds_bucket{method=\"/a.B/C\",le=\"0.005\"} 2")
+        );
+        assert!(
+            text.contains("stride_rpc_duration_seconds_bucket{method=\"/a.B/C\",le=\"+Inf\"} 3")
+        );
+        assert!(text.contains("stride_events_ingested_total{outcome=\"accepted\"} 1"));
+        assert!(text.contains("stride_db_pool_connections{state=\"open\"} 3"));
+        assert!(
+            text.contains(
+                "stride_job_last_success_timestamp_seconds{job=\"retention\"} 1500000000"
+            )
+        );
+        assert!(!text.contains("job=\"partitions\""));
+    }
+}
