@@ -3,6 +3,7 @@
 
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
+use diesel_async::AsyncConnection;
 use diesel_async::{
     AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
     TransactionManager,
@@ -217,4 +218,73 @@ async fn refresh_and_upkeep_fill_views_and_create_months_ahead() {
         panic!("upkeep ran")
     };
     assert_eq!(rows, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_one_database_and_run_each_job_once_per_round() {
+    use stride::auth::Role;
+    use stride::proto::identity::v1 as id;
+    use stride::proto::identity::v1::identity_service_client::IdentityServiceClient;
+
+    use crate::harness::{TestServer, authed};
+
+    let a = TestServer::start().await;
+    let b = a.serve_again(Default::default()).await;
+    // A write through one replica is read through the other.
+    let (user, org) = a.person(None, &[Role::Learner]).await;
+    let token = a.user_token(user, org, Role::Learner);
+    IdentityServiceClient::new(a.channel())
+        .update_preferences(authed(
+            id::UpdatePreferencesRequest {
+                user_id: String::new(),
+                preferences: Some(id::Preferences {
+                    forecasting_opt_out: true,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["forecasting_opt_out".into()],
+                }),
+            },
+            &token,
+        ))
+        .await
+        .expect("write on A");
+    let read = IdentityServiceClient::new(b.channel())
+        .get_preferences(authed(id::GetPreferencesRequest::default(), &token))
+        .await
+        .expect("read on B")
+        .into_inner();
+    assert!(read.preferences.unwrap().forecasting_opt_out);
+
+    // Ten rounds of both replicas starting the job at once: runs never
+    // overlap (the lock), each round runs at least once, nothing fails.
+    let settings = JobSettings {
+        leaderboard_refresh_s: 1,
+        ..JobSettings::default()
+    };
+    let mut runs = Vec::new();
+    for _ in 0..10 {
+        let (x, y) = tokio::join!(
+            run_once(&a.db_url, Job::RefreshLeaderboards, &settings),
+            run_once(&b.db_url, Job::RefreshLeaderboards, &settings)
+        );
+        runs.push(x.expect("replica A"));
+        runs.push(y.expect("replica B"));
+    }
+    let ran = runs
+        .iter()
+        .filter(|o| matches!(o, Outcome::Ran { .. }))
+        .count();
+    let skipped = runs.iter().filter(|o| **o == Outcome::Skipped).count();
+    assert_eq!(ran + skipped, 20);
+    assert!(ran >= 10, "every round ran at least once: {ran}");
+    let mut conn = AsyncPgConnection::establish(&a.db_url).await.unwrap();
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM job_runs WHERE job_name = 'refresh_leaderboards' AND last_error IS NULL"
+        )
+        .await,
+        1
+    );
 }
