@@ -25,6 +25,16 @@ pub enum Principal {
     },
 }
 
+impl Principal {
+    /// The tenant the caller belongs to (`None`: platform-scoped service).
+    pub fn org_id(&self) -> Option<Uuid> {
+        match self {
+            Principal::User { org_id, .. } => Some(*org_id),
+            Principal::Service { org_id, .. } => *org_id,
+        }
+    }
+}
+
 /// Inserted into every authenticated request's extensions by the auth layer.
 #[derive(Debug, Clone)]
 pub struct AuthContext {
@@ -35,9 +45,6 @@ pub struct AuthContext {
 impl AuthContext {
     /// The tenant the caller belongs to (`None`: platform-scoped service).
     pub fn org_id(&self) -> Option<Uuid> {
-        match &self.principal {
-            Principal::User { org_id, .. } => Some(*org_id),
-            Principal::Service { org_id, .. } => *org_id,
-        }
+        self.principal.org_id()
     }
 }

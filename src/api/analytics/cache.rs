@@ -92,6 +92,26 @@ impl Key {
         }
     }
 
+    /// The person a person-subject key is about.
+    pub fn person(&self) -> Result<Uuid, ApiError> {
+        self.subject.person().ok_or_else(|| {
+            ApiError::Internal(format!(
+                "analytic about a person keyed by {:?}",
+                self.subject
+            ))
+        })
+    }
+
+    /// The subject's organization (every subject but the platform has one).
+    pub fn organization(&self) -> Result<Uuid, ApiError> {
+        self.org.ok_or_else(|| {
+            ApiError::Internal(format!(
+                "{} keyed without an organization",
+                self.kind.as_str()
+            ))
+        })
+    }
+
     pub fn with_params(mut self, params: String) -> Self {
         self.params = params;
         self

@@ -9,7 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::cache::{Computed, Key, Subject};
-use super::learner::{Clock, days_of, pace, person};
+use super::learner::{Clock, days_of, pace};
 use super::subject::job_role_of;
 use crate::api::ApiError;
 use crate::db::schema::{assessments, daily_activity, enrollments, skills, user_points, users};
@@ -152,10 +152,8 @@ pub async fn peers(
     conn: &mut AsyncPgConnection,
     key: Key,
 ) -> Result<Computed<pb::GetPeerComparisonResponse>, ApiError> {
-    let user = person(&key)?;
-    let org = key
-        .org
-        .ok_or_else(|| ApiError::Internal("peer comparison without org".into()))?;
+    let user = key.person()?;
+    let org = key.organization()?;
     let group = Peers::parse(&key.params)
         .ok_or_else(|| ApiError::Internal(format!("peer params {:?}", key.params)))?;
     let clock = Clock::of(conn, user).await?;

@@ -9,7 +9,6 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::cache::{Computed, Key, Subject};
-use super::learner::person;
 use crate::api::ApiError;
 use crate::db::schema::{assessments, courses, enrollments};
 use crate::domain::analytics::course::{self as rules, Enrollment};
@@ -278,10 +277,8 @@ pub async fn teaching(
     conn: &mut AsyncPgConnection,
     key: Key,
 ) -> Result<Computed<pb::GetTeachingEffectivenessResponse>, ApiError> {
-    let trainer = person(&key)?;
-    let org = key
-        .org
-        .ok_or_else(|| ApiError::Internal("teaching effectiveness without org".into()))?;
+    let trainer = key.person()?;
+    let org = key.organization()?;
     let now = Utc::now();
     let taught: HashSet<Uuid> = courses::table
         .filter(courses::trainer_id.eq(trainer))

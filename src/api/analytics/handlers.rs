@@ -394,11 +394,7 @@ pub async fn skill_demand(
             "",
         ) => (None, Subject::Platform),
         (principal, id) => {
-            let own = match principal {
-                Principal::User { org_id, .. } => Some(*org_id),
-                Principal::Service { .. } => None,
-            };
-            let org = uuid_or("organization_id", id, own)?;
+            let org = uuid_or("organization_id", id, principal.org_id())?;
             enforce(access::administer_org(principal, org))?;
             (Some(org), Subject::Organization(org))
         }

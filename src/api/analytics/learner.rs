@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::cache::{Computed, Key, Subject};
+use super::cache::{Computed, Key};
 use super::subject::{job_role_of, today, zone_of};
 use crate::api::ApiError;
 use crate::db::schema::{
@@ -24,16 +24,6 @@ use crate::domain::analytics::learner::{
 use crate::domain::analytics::{shown, stats};
 use crate::domain::gamification::periods::local_midnight;
 use crate::proto::analytics::v1 as pb;
-
-/// The person a learner-family key is about.
-pub fn person(key: &Key) -> Result<Uuid, ApiError> {
-    match key.subject {
-        Subject::User(user) => Ok(user),
-        other => Err(ApiError::Internal(format!(
-            "learner analytic keyed by {other:?}"
-        ))),
-    }
-}
 
 /// Where a person's day-based analytics stand: now, their zone's today.
 pub struct Clock {
@@ -118,7 +108,7 @@ pub async fn velocity(
     conn: &mut AsyncPgConnection,
     key: Key,
 ) -> Result<Computed<pb::GetLearningVelocityResponse>, ApiError> {
-    let user = person(&key)?;
+    let user = key.person()?;
     let clock = Clock::of(conn, user).await?;
     let pace = user_pace(conn, user, clock.today).await?;
     let (change, momentum) = rules::momentum(pace.last7, pace.prior7);
@@ -250,7 +240,7 @@ pub async fn engagement(
     conn: &mut AsyncPgConnection,
     key: Key,
 ) -> Result<Computed<pb::GetEngagementScoreResponse>, ApiError> {
-    let user = person(&key)?;
+    let user = key.person()?;
     let clock = Clock::of(conn, user).await?;
     let e = user_engagement(conn, user, clock.today).await?;
     Ok(Computed::new(
@@ -270,7 +260,7 @@ pub async fn mastery(
     conn: &mut AsyncPgConnection,
     key: Key,
 ) -> Result<Computed<pb::GetMasteryProgressResponse>, ApiError> {
-    let user = person(&key)?;
+    let user = key.person()?;
     let clock = Clock::of(conn, user).await?;
     let rows: Vec<(String, f64, Option<DateTime<Utc>>)> = user_skills::table
         .inner_join(skills::table)
@@ -335,19 +325,23 @@ pub async fn mastery(
     ))
 }
 
-/// A person's assessment scores, oldest first, with the first grading time.
-pub async fn scores_of(
+/// A person's assessments, oldest first: (course, score, graded at).
+pub type Graded = (Option<Uuid>, f64, DateTime<Utc>);
+
+pub async fn assessments_of(
     conn: &mut AsyncPgConnection,
     user: Uuid,
-) -> Result<(Vec<f64>, Option<DateTime<Utc>>), ApiError> {
-    let rows: Vec<(f64, DateTime<Utc>)> = assessments::table
+) -> Result<Vec<Graded>, ApiError> {
+    Ok(assessments::table
         .filter(assessments::user_id.eq(user))
         .order((assessments::graded_at.asc(), assessments::id.asc()))
-        .select((assessments::score, assessments::graded_at))
+        .select((
+            assessments::course_id,
+            assessments::score,
+            assessments::graded_at,
+        ))
         .load(conn)
-        .await?;
-    let first = <[(f64, DateTime<Utc>)]>::first(&rows).map(|r| r.1);
-    Ok((rows.into_iter().map(|r| r.0).collect(), first))
+        .await?)
 }
 
 pub fn trend_pb(t: Trend) -> pb::Trend {
@@ -362,9 +356,11 @@ pub async fn performance(
     conn: &mut AsyncPgConnection,
     key: Key,
 ) -> Result<Computed<pb::GetAssessmentPerformanceResponse>, ApiError> {
-    let user = person(&key)?;
+    let user = key.person()?;
     let now = Utc::now();
-    let (scores, first) = scores_of(conn, user).await?;
+    let graded = assessments_of(conn, user).await?;
+    let scores: Vec<f64> = graded.iter().map(|g| g.1).collect();
+    let first = <[Graded]>::first(&graded).map(|g| g.2);
     let (slope, trend) = rules::performance_trend(&scores);
     let last = &scores[scores.len().saturating_sub(rules::TREND_WINDOW)..];
     Ok(Computed::new(
@@ -391,7 +387,7 @@ pub async fn effectiveness(
     conn: &mut AsyncPgConnection,
     key: Key,
 ) -> Result<Computed<pb::GetContentEffectivenessResponse>, ApiError> {
-    let user = person(&key)?;
+    let user = key.person()?;
     let now = Utc::now();
     type Row = (
         Uuid,
@@ -624,10 +620,8 @@ pub async fn gap_matrix_of(
     conn: &mut AsyncPgConnection,
     key: Key,
 ) -> Result<Computed<pb::GetSkillGapMatrixResponse>, ApiError> {
-    let user = person(&key)?;
-    let org = key
-        .org
-        .ok_or_else(|| ApiError::Internal("gap matrix without org".into()))?;
+    let user = key.person()?;
+    let org = key.organization()?;
     let clock = Clock::of(conn, user).await?;
     let gaps = skill_gaps(conn, user, org, clock.today).await?;
     Ok(Computed::new(

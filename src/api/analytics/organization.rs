@@ -52,9 +52,7 @@ impl Scope {
 }
 
 async fn scope(conn: &mut AsyncPgConnection, key: &Key) -> Result<Scope, ApiError> {
-    let org = key
-        .org
-        .ok_or_else(|| ApiError::Internal("organization analytic without org".into()))?;
+    let org = key.organization()?;
     let weeks: u32 = key
         .params
         .strip_prefix("weeks=")
@@ -318,7 +316,7 @@ pub async fn alignment(
                 .unwrap_or_default(),
         };
         let on_priority = about.iter().any(|s| priority.contains(s));
-        let week = crate::domain::analytics::organization::monday_of(*day);
+        let week = crate::domain::gamification::periods::monday_of(*day);
         let entry = by_week.entry(week).or_default();
         entry.0 += n;
         total += n;

@@ -11,11 +11,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::cache::{Computed, Key};
-use super::learner::{Clock, person, scores_of, skill_gaps, user_engagement, user_pace};
+use super::learner::{Clock, assessments_of, skill_gaps, user_engagement, user_pace};
 use crate::api::ApiError;
-use crate::db::schema::{
-    assessments, course_skills, courses, daily_activity, enrollments, learning_events,
-};
+use crate::db::schema::{course_skills, courses, daily_activity, enrollments, learning_events};
 use crate::domain::analytics::gaps::{Next, Offer, recommend};
 use crate::domain::analytics::learner as learner_rules;
 use crate::domain::analytics::predictive::{self as rules, CourseFacts, MODEL_VERSION, RiskBand};
@@ -68,7 +66,7 @@ pub async fn drop_off_risk(
     conn: &mut AsyncPgConnection,
     key: Key,
 ) -> Result<Computed<pb::GetDropOffRiskResponse>, ApiError> {
-    let user = person(&key)?;
+    let user = key.person()?;
     let clock = Clock::of(conn, user).await?;
     let engagement = user_engagement(conn, user, clock.today).await?;
     let pace = user_pace(conn, user, clock.today).await?;
@@ -114,7 +112,7 @@ pub async fn forecast(
     conn: &mut AsyncPgConnection,
     key: Key,
 ) -> Result<Computed<pb::GetOutcomeForecastResponse>, ApiError> {
-    let user = person(&key)?;
+    let user = key.person()?;
     let clock = Clock::of(conn, user).await?;
     let only: Option<Uuid> = key
         .params
@@ -134,19 +132,20 @@ pub async fn forecast(
         query = query.filter(enrollments::course_id.eq(course));
     }
     let active: Vec<(Uuid, f64, DateTime<Utc>)> = query.load(conn).await?;
-    let (all_scores, _) = scores_of(conn, user).await?;
+    // One read of the person's assessments serves the overall and the
+    // per-course figures.
+    let graded = assessments_of(conn, user).await?;
+    let all_scores: Vec<f64> = graded.iter().map(|g| g.1).collect();
     let overall = stats::mean(&all_scores);
     let mut courses = Vec::with_capacity(active.len());
     let mut start = clock.now;
     for (course, progress, enrolled_at) in active {
         start = start.min(enrolled_at);
-        let course_scores: Vec<f64> = assessments::table
-            .filter(assessments::user_id.eq(user))
-            .filter(assessments::course_id.eq(course))
-            .order(assessments::graded_at.asc())
-            .select(assessments::score)
-            .load(conn)
-            .await?;
+        let course_scores: Vec<f64> = graded
+            .iter()
+            .filter(|g| g.0 == Some(course))
+            .map(|g| g.1)
+            .collect();
         let seconds = (clock.now - enrolled_at).num_seconds().max(0);
         let days = u32::try_from((seconds + 86_399) / 86_400).unwrap_or(u32::MAX);
         let f = rules::forecast(
@@ -184,10 +183,8 @@ pub async fn recommendations(
     conn: &mut AsyncPgConnection,
     key: Key,
 ) -> Result<Computed<pb::GetRecommendationsResponse>, ApiError> {
-    let user = person(&key)?;
-    let org = key
-        .org
-        .ok_or_else(|| ApiError::Internal("recommendations without org".into()))?;
+    let user = key.person()?;
+    let org = key.organization()?;
     let clock = Clock::of(conn, user).await?;
     let named = skill_gaps(conn, user, org, clock.today).await?;
     let gaps: Vec<_> = named.iter().map(|n| n.gap.clone()).collect();

@@ -150,11 +150,11 @@ pub async fn organization(
     department_id: &str,
     weeks: u32,
 ) -> Result<OrgScope, ApiError> {
-    let own = match principal {
-        Principal::User { org_id, .. } => Some(*org_id),
-        Principal::Service { .. } => None,
-    };
-    let org = uuid_or("subject.organization_id", organization_id, own)?;
+    let org = uuid_or(
+        "subject.organization_id",
+        organization_id,
+        principal.org_id(),
+    )?;
     enforce(access::administer_org(principal, org))?;
     let weeks = match weeks {
         0 => DEFAULT_WEEKS,

@@ -1,19 +1,15 @@
 //! Organization analytics 11-14: weeks, learning culture.
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Days, NaiveDate};
 
 use super::stats::round_half_up;
+use crate::domain::gamification::periods::monday_of;
 
 /// Weekly buckets when the caller asks for none.
 pub const DEFAULT_WEEKS: u32 = 12;
 /// The most weekly buckets one answer covers (activity events are kept 90
 /// days, so older weeks would be incomplete).
 pub const MAX_WEEKS: u32 = 12;
-
-/// The Monday starting the week of `day`.
-pub fn monday_of(day: NaiveDate) -> NaiveDate {
-    day - Days::new(u64::from(day.weekday().num_days_from_monday()))
-}
 
 /// The `weeks` Mondays ending with the current week's, oldest first.
 pub fn week_starts(today: NaiveDate, weeks: u32) -> Vec<NaiveDate> {

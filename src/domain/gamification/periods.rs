@@ -6,8 +6,12 @@ use chrono_tz::Tz;
 
 /// The Monday of the local week holding `at`.
 pub fn week_start(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
-    let local = at.with_timezone(&zone).date_naive();
-    local - chrono::Duration::days(i64::from(local.weekday().num_days_from_monday()))
+    monday_of(at.with_timezone(&zone).date_naive())
+}
+
+/// The Monday starting the week of the local date `day`.
+pub fn monday_of(day: NaiveDate) -> NaiveDate {
+    day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday()))
 }
 
 /// The 1st of the local month holding `at`.
