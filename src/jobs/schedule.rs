@@ -1,8 +1,6 @@
 //! The jobs inside `stride serve`: each on its own interval, first right
 //! after start (so a fresh install has partitions and views at once).
 
-use std::time::Duration;
-
 use tokio::task::JoinHandle;
 
 use super::{Job, JobSettings, Outcome, run_once};
@@ -42,7 +40,7 @@ async fn run_logged(url: &str, job: Job, settings: &JobSettings) {
         Err(err) => tracing::warn!(
             job = job.name(),
             error = %err,
-            retry_in_s = Duration::as_secs(&job.interval(settings)),
+            retry_in_s = job.interval(settings).as_secs(),
             "job failed; it runs again next interval"
         ),
     }

@@ -40,10 +40,16 @@ impl Histogram {
 }
 
 #[derive(Default)]
+struct Method {
+    /// code -> count
+    codes: BTreeMap<&'static str, u64>,
+    latency: Histogram,
+}
+
+#[derive(Default)]
 struct Inner {
-    /// (method, code) -> count
-    requests: BTreeMap<(String, &'static str), u64>,
-    latency: BTreeMap<String, Histogram>,
+    /// by full method path
+    methods: BTreeMap<String, Method>,
     /// outcome -> count
     events: BTreeMap<&'static str, u64>,
 }
@@ -62,18 +68,14 @@ impl Metrics {
     /// One finished call of `method` (the gRPC path) with `code`.
     pub fn request(&self, method: &str, code: tonic::Code, took: Duration) {
         let mut inner = self.lock();
-        let code = code_name(code);
-        match inner.requests.get_mut(&(method.to_string(), code)) {
-            Some(n) => *n += 1,
-            None => {
-                inner.requests.insert((method.to_string(), code), 1);
-            }
+        // The path is copied only the first time a method is seen.
+        if !inner.methods.contains_key(method) {
+            inner.methods.insert(method.to_string(), Method::default());
         }
-        inner
-            .latency
-            .entry(method.to_string())
-            .or_default()
-            .observe(took.as_secs_f64());
+        if let Some(m) = inner.methods.get_mut(method) {
+            *m.codes.entry(code_name(code)).or_default() += 1;
+            m.latency.observe(took.as_secs_f64());
+        }
     }
 
     /// One ingested event: accepted, duplicate, conflict or invalid.
@@ -87,16 +89,18 @@ impl Metrics {
         let mut out = String::new();
         out += "# HELP stride_rpc_requests_total gRPC calls finished, by method and status code.\n";
         out += "# TYPE stride_rpc_requests_total counter\n";
-        for ((method, code), n) in &inner.requests {
-            let _ = writeln!(
-                out,
-                "stride_rpc_requests_total{{method=\"{method}\",code=\"{code}\"}} {n}"
-            );
+        for (method, m) in &inner.methods {
+            for (code, n) in &m.codes {
+                let _ = writeln!(
+                    out,
+                    "stride_rpc_requests_total{{method=\"{method}\",code=\"{code}\"}} {n}"
+                );
+            }
         }
         out +=
             "# HELP stride_rpc_duration_seconds Time to the response (headers) of a gRPC call.\n";
         out += "# TYPE stride_rpc_duration_seconds histogram\n";
-        for (method, h) in &inner.latency {
+        for (method, h) in inner.methods.iter().map(|(name, m)| (name, &m.latency)) {
             for (bound, count) in BUCKETS.iter().zip(h.counts) {
                 let _ = writeln!(
                     out,
