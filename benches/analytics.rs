@@ -24,7 +24,7 @@ use stride::auth::{Role, Subject};
 use stride::config::Limits;
 use stride::proto::analytics::v1 as pb;
 use stride::proto::analytics::v1::analytics_service_client::AnalyticsServiceClient;
-use support::{Bench, authed, env_or, percentile};
+use support::{Bench, authed, env_or, percentile, user};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
@@ -32,10 +32,6 @@ const ORG: &str = "a1a1a000-0000-4000-8000-000000000000";
 const ADMIN: &str = "a1a1a000-0000-4000-8000-00000000ad00";
 /// Learners 1..=HEAVY have a year of events.
 const HEAVY: usize = 8;
-
-fn user(i: usize) -> Uuid {
-    Uuid::parse_str(&format!("00000000-0000-4000-8000-{i:012x}")).expect("uuid")
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {

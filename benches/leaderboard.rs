@@ -18,15 +18,9 @@ use stride::auth::{Role, Subject};
 use stride::config::Limits;
 use stride::proto::gamification::v1 as pb;
 use stride::proto::gamification::v1::gamification_service_client::GamificationServiceClient;
-use support::{Bench, authed, env_or, percentile};
-use uuid::Uuid;
+use support::{Bench, authed, env_or, percentile, user};
 
 const ORG: &str = "b0a4d000-0000-4000-8000-000000000000";
-
-/// The UUID of bench user `i` (1-based), as SQL builds it too.
-fn user(i: usize) -> Uuid {
-    Uuid::parse_str(&format!("00000000-0000-4000-8000-{i:012x}")).expect("uuid")
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {

@@ -85,6 +85,12 @@ pub fn keys() -> TokenKeys {
     )
 }
 
+/// The UUID of bench user `i`, as the benches' SQL builds it too
+/// (`'00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0')`).
+pub fn user(i: usize) -> uuid::Uuid {
+    uuid::Uuid::parse_str(&format!("00000000-0000-4000-8000-{i:012x}")).expect("uuid")
+}
+
 pub fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()

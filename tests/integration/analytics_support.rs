@@ -28,13 +28,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-use stride::auth::{Role, Scope};
+use stride::auth::Role;
 use stride::proto::events::v1 as ev;
-use stride::proto::events::v1::event_service_client::EventServiceClient;
-use tokio_stream::StreamExt;
 use uuid::Uuid;
 
-use crate::harness::{TestServer, authed};
+use crate::harness::TestServer;
 use crate::ingest_support::timestamp;
 
 pub struct Campus {
@@ -261,22 +259,7 @@ impl Campus {
     }
 
     pub async fn publish(&self, server: &TestServer, list: Vec<ev::Event>) -> Vec<ev::EventResult> {
-        let token = server.org_service_token("lms", self.org, &[Scope::EventsWrite]);
-        let requests = tokio_stream::iter(
-            list.into_iter()
-                .map(|e| ev::PublishEventsRequest { event: Some(e) })
-                .collect::<Vec<_>>(),
-        );
-        let mut stream = EventServiceClient::new(server.channel())
-            .publish_events(authed(requests, &token))
-            .await
-            .expect("stream")
-            .into_inner();
-        let mut out = Vec::new();
-        while let Some(r) = stream.next().await {
-            out.push(r.expect("result").result.expect("result"));
-        }
-        out
+        crate::ingest_support::publish_stream(server, self.org, list).await
     }
 
     /// A token for a person of the campus acting as `role`.

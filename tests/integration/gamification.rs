@@ -87,22 +87,7 @@ async fn publish_stream(
     fx: &Fixture,
     list: Vec<ev::Event>,
 ) -> Vec<ev::EventResult> {
-    let token = server.org_service_token("lms", fx.org, &[Scope::EventsWrite]);
-    let requests = tokio_stream::iter(
-        list.into_iter()
-            .map(|e| ev::PublishEventsRequest { event: Some(e) })
-            .collect::<Vec<_>>(),
-    );
-    let mut stream = events(server)
-        .publish_events(authed(requests, &token))
-        .await
-        .expect("stream")
-        .into_inner();
-    let mut out = Vec::new();
-    while let Some(r) = stream.next().await {
-        out.push(r.expect("result").result.expect("result"));
-    }
-    out
+    crate::ingest_support::publish_stream(server, fx.org, list).await
 }
 
 async fn profile(server: &TestServer, fx: &Fixture, user: usize) -> pb::GetProfileResponse {

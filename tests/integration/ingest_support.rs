@@ -7,8 +7,13 @@ use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use stride::auth::Scope;
 use stride::proto::events::v1 as pb;
+use stride::proto::events::v1::event_service_client::EventServiceClient;
+use tokio_stream::StreamExt;
 use uuid::Uuid;
+
+use crate::harness::{TestServer, authed};
 
 /// One organization with people in three time zones, courses with
 /// lessons, and skills; every id fixed by `seed`.
@@ -220,4 +225,29 @@ pub async fn count(owner_url: &str, sql: &str) -> i64 {
         .expect("owner connection");
     let rows: Vec<N> = diesel::sql_query(sql).load(&mut conn).await.expect("count");
     rows[0].n
+}
+
+/// Publishes `list` on one PublishEvents stream as an upstream service of
+/// `org`; one result per event, in order.
+pub async fn publish_stream(
+    server: &TestServer,
+    org: Uuid,
+    list: Vec<pb::Event>,
+) -> Vec<pb::EventResult> {
+    let token = server.org_service_token("lms", org, &[Scope::EventsWrite]);
+    let requests = tokio_stream::iter(
+        list.into_iter()
+            .map(|e| pb::PublishEventsRequest { event: Some(e) })
+            .collect::<Vec<_>>(),
+    );
+    let mut stream = EventServiceClient::new(server.channel())
+        .publish_events(authed(requests, &token))
+        .await
+        .expect("stream")
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(r) = stream.next().await {
+        out.push(r.expect("result").result.expect("result"));
+    }
+    out
 }
