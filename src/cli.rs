@@ -2,6 +2,7 @@
 //! `rules recompute`.
 //! Names and flags here are a contract with operators (README.md).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -348,6 +349,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot listen on {}; is the port in use?", args.listen))?;
     tracing::info!(listen.addr = %listener.local_addr()?, "stride serving");
     let mut state = server::state(pool, keys);
+    let replica_monitor = match &args.replica.read_database_url {
+        Some(url) => Some(use_read_replica(&mut state, url, &args).await?),
+        None => None,
+    };
     state.tokens = crate::api::TokenLifetimes {
         access: Duration::from_secs(args.jwt.access_token_ttl_s),
         refresh: Duration::from_secs(args.jwt.refresh_token_ttl_s),
@@ -361,6 +366,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
                     listener,
                     state.metrics.clone(),
                     state.pool.clone(),
+                    state.reads.clone(),
                 )))
             }
             // Serving matters more than metrics: say so and go on.
@@ -378,7 +384,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Vec::new()
     };
     let result = server::serve(listener, state, &args.limits, server::shutdown_signal()).await;
-    for job in jobs {
+    for job in jobs.into_iter().chain(replica_monitor) {
         job.abort();
     }
     if let Some(metrics) = metrics {
@@ -389,6 +395,35 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     tracing::info!("stride stopped");
     result
+}
+
+/// Routes read-only transactions to the replica at `url` while it keeps
+/// up; returns the monitor task that decides.
+async fn use_read_replica(
+    state: &mut crate::api::AppState,
+    url: &str,
+    args: &ServeArgs,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let pool = db::build_pool(url, args.limits.pool_size, args.limits.pool_wait())
+        .context("cannot build the read replica pool (DATABASE_READ_URL)")?;
+    match db::replica::is_standby(&pool).await {
+        Some(true) => tracing::info!("read replica reachable"),
+        Some(false) => tracing::warn!(
+            "DATABASE_READ_URL is not a standby (pg_is_in_recovery() is false): reads go there \
+             with no lag, which helps only if it is the primary itself"
+        ),
+        None => tracing::warn!(
+            "read replica unreachable at start: reads on the primary until it answers \
+             (check DATABASE_READ_URL: a login of stride_app on a streaming replica)"
+        ),
+    }
+    let router = Arc::new(db::replica::ReadRouter::with_replica(
+        state.pool.clone(),
+        pool,
+        Duration::from_millis(args.replica.read_max_lag_ms),
+    ));
+    state.reads = router.clone();
+    Ok(tokio::spawn(router.monitor()))
 }
 
 /// The URL requests run with: the non-owner `stride_app` role, so that

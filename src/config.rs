@@ -160,12 +160,43 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: Limits,
 
+    #[command(flatten)]
+    pub replica: ReplicaArgs,
+
     /// Where Prometheus scrapes `GET /metrics` (plain HTTP), or `off`.
     #[arg(long, env = "STRIDE_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
     pub metrics_listen: String,
 
     #[command(flatten)]
     pub jobs: crate::jobs::JobSettings,
+}
+
+/// An optional streaming replica for read-only RPCs.
+#[derive(Args, Clone)]
+pub struct ReplicaArgs {
+    /// A login of the `stride_app` role on a streaming replica of the
+    /// database (roles replicate with it). Leaderboards, profiles, ledgers
+    /// and achievement lists are read there while it keeps up.
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true)]
+    pub read_database_url: Option<String>,
+
+    /// Reads leave the replica for the primary while it is further behind
+    /// than this, in milliseconds, or unreachable.
+    #[arg(long, env = "STRIDE_READ_MAX_LAG_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub read_max_lag_ms: u64,
+}
+
+impl fmt::Debug for ReplicaArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplicaArgs")
+            .field(
+                "read_database_url",
+                &self.read_database_url.as_ref().map(|_| "<redacted>"),
+            )
+            .field("read_max_lag_ms", &self.read_max_lag_ms)
+            .finish()
+    }
 }
 
 /// Resource limits; each has a reason to exist in its doc line.

@@ -179,6 +179,7 @@ pub async fn shutdown_signal() {
 /// Shared handles every service gets.
 pub fn state(pool: db::PgPool, keys: crate::auth::TokenKeys) -> AppState {
     AppState {
+        reads: Arc::new(db::replica::ReadRouter::primary_only(pool.clone())),
         pool,
         keys: Arc::new(keys),
         tokens: Default::default(),

@@ -92,6 +92,12 @@ impl From<diesel::result::Error> for ApiError {
             E::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, info) => {
                 ApiError::Unavailable(info.message().to_string())
             }
+            // 40001: a serialization failure, or a read on the replica
+            // cancelled by a conflict with WAL replay. The same call can
+            // succeed when retried.
+            E::DatabaseError(K::SerializationFailure, info) => {
+                ApiError::Unavailable(info.message().to_string())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 use crate::auth::{AuthContext, TokenKeys};
 use crate::db::PgPool;
-use crate::db::tenant::{DbIdentity, in_tenant};
+use crate::db::replica::ReadRouter;
+use crate::db::tenant::{DbIdentity, in_tenant, in_tenant_read_only};
 use crate::domain::access::Verdict;
 pub use analytics::AnalyticsApi;
 pub use error::ApiError;
@@ -30,6 +31,9 @@ pub use identity::IdentityApi;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Where read-only transactions run: a streaming replica when one is
+    /// configured and close enough behind, else `pool`.
+    pub reads: Arc<ReadRouter>,
     pub keys: Arc<TokenKeys>,
     pub tokens: TokenLifetimes,
     /// One computation at a time per cold analytics entry.
@@ -64,6 +68,18 @@ impl AppState {
     ) -> Result<T, ApiError> {
         let mut conn = self.pool.get().await?;
         in_tenant(&mut conn, &DbIdentity::from(&ctx.principal), work).await
+    }
+
+    /// [`AppState::tx`] for reads that tolerate the replica's lag (bounded
+    /// by `STRIDE_READ_MAX_LAG_MS`): a READ ONLY transaction on the read
+    /// replica when one is in use, else on the primary.
+    pub async fn read_tx<T>(
+        &self,
+        ctx: &AuthContext,
+        work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let mut conn = self.reads.pool().get().await?;
+        in_tenant_read_only(&mut conn, &DbIdentity::from(&ctx.principal), work).await
     }
 }
 

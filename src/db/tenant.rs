@@ -107,8 +107,44 @@ pub async fn in_tenant<T, E>(
 where
     E: From<diesel::result::Error>,
 {
+    transaction(conn, identity, false, work).await
+}
+
+/// [`in_tenant`] in a READ ONLY transaction: for reads that may run on a
+/// streaming replica, so that a write slipping into one fails in every
+/// test, with or without a replica.
+pub async fn in_tenant_read_only<T, E>(
+    conn: &mut AsyncPgConnection,
+    identity: &DbIdentity,
+    work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, E>>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    transaction(conn, identity, true, work).await
+}
+
+async fn transaction<T, E>(
+    conn: &mut AsyncPgConnection,
+    identity: &DbIdentity,
+    read_only: bool,
+    work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, E>>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
     AnsiTransactionManager::begin_transaction(conn).await?;
-    let result = match set_identity(conn, identity).await {
+    let mut ready = Ok(());
+    if read_only {
+        ready = diesel::sql_query("SET TRANSACTION READ ONLY")
+            .execute(conn)
+            .await
+            .map(|_| ());
+    }
+    if ready.is_ok() {
+        ready = set_identity(conn, identity).await;
+    }
+    let result = match ready {
         Ok(()) => work(conn).await,
         Err(err) => Err(E::from(err)),
     };

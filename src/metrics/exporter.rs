@@ -11,15 +11,21 @@ use tokio::net::TcpListener;
 
 use super::Metrics;
 use crate::db::PgPool;
+use crate::db::replica::ReadRouter;
 use crate::db::schema::job_runs;
 
 /// Serves scrapes until the task is dropped.
-pub async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>, pool: PgPool) {
+pub async fn serve_metrics(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    pool: PgPool,
+    reads: Arc<ReadRouter>,
+) {
     loop {
         let Ok((mut socket, _)) = listener.accept().await else {
             continue;
         };
-        let (metrics, pool) = (metrics.clone(), pool.clone());
+        let (metrics, pool, reads) = (metrics.clone(), pool.clone(), reads.clone());
         tokio::spawn(async move {
             let mut head = vec![0u8; 2048];
             let n = match tokio::time::timeout(
@@ -34,7 +40,7 @@ pub async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>, pool: P
             let request = String::from_utf8_lossy(&head[..n]);
             let response = if request.starts_with("GET /metrics ") {
                 let jobs = job_times(&pool).await;
-                let body = metrics.render(&pool.status(), &jobs);
+                let body = metrics.render(&pool.status(), reads.status(), &jobs);
                 format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()

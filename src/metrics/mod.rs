@@ -15,6 +15,8 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::db::replica::ReplicaStatus;
+
 /// Latency bucket bounds, seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -84,7 +86,12 @@ impl Metrics {
     }
 
     /// The exposition text; `extra` holds gauges read at scrape time.
-    pub fn render(&self, pool: &deadpool::Status, jobs: &[(String, Option<f64>)]) -> String {
+    pub fn render(
+        &self,
+        pool: &deadpool::Status,
+        replica: Option<ReplicaStatus>,
+        jobs: &[(String, Option<f64>)],
+    ) -> String {
         let inner = self.lock();
         let mut out = String::new();
         out += "# HELP stride_rpc_requests_total gRPC calls finished, by method and status code.\n";
@@ -151,6 +158,20 @@ impl Metrics {
         out += "# HELP stride_db_pool_waiting Requests waiting for a connection.\n";
         out += "# TYPE stride_db_pool_waiting gauge\n";
         let _ = writeln!(out, "stride_db_pool_waiting {}", pool.waiting);
+        if let Some(replica) = replica {
+            out += "# HELP stride_read_replica_in_use 1 while read-only RPCs run on the read replica.\n";
+            out += "# TYPE stride_read_replica_in_use gauge\n";
+            let _ = writeln!(
+                out,
+                "stride_read_replica_in_use {}",
+                u8::from(replica.in_use)
+            );
+            if let Some(lag) = replica.lag {
+                out += "# HELP stride_read_replica_lag_seconds How far the read replica's replay is behind the primary.\n";
+                out += "# TYPE stride_read_replica_lag_seconds gauge\n";
+                let _ = writeln!(out, "stride_read_replica_lag_seconds {}", lag.as_secs_f64());
+            }
+        }
         out += "# HELP stride_job_last_success_timestamp_seconds Last successful run of a background job (any replica).\n";
         out += "# TYPE stride_job_last_success_timestamp_seconds gauge\n";
         for (job, at) in jobs {
@@ -206,8 +227,13 @@ mod tests {
             available: 2,
             waiting: 0,
         };
+        let replica = ReplicaStatus {
+            in_use: true,
+            lag: Some(Duration::from_millis(250)),
+        };
         let text = m.render(
             &status,
+            Some(replica),
             &[
                 ("retention".into(), Some(1.5e9)),
                 ("partitions".into(), None),
@@ -230,5 +256,7 @@ mod tests {
             )
         );
         assert!(!text.contains("job=\"partitions\""));
+        assert!(text.contains("stride_read_replica_in_use 1\n"));
+        assert!(text.contains("stride_read_replica_lag_seconds 0.25\n"));
     }
 }

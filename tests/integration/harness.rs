@@ -17,7 +17,7 @@ use uuid::Uuid;
 const TEMPLATE: &str = "stride_template";
 pub const TEST_SECRET: &[u8] = b"integration-test-secret-0123456789abcdef";
 /// Password of the runtime role in the test cluster (hex, as Stride makes them).
-const APP_PASSWORD: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+pub(crate) const APP_PASSWORD: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
 struct Cluster {
     pg: Mutex<EmbeddedPostgres>,
@@ -84,7 +84,7 @@ fn start_cluster() -> Cluster {
     })
 }
 
-fn test_dir(pid: u32) -> PathBuf {
+pub(crate) fn test_dir(pid: u32) -> PathBuf {
     std::env::temp_dir().join(format!("stride-test-{pid}"))
 }
 
@@ -157,53 +157,7 @@ impl TestDb {
     }
 }
 
-/// A cluster of its own, for a test that stops and restarts PostgreSQL
-/// under a running server (the shared cluster must stay up for the others).
-pub struct PrivateCluster {
-    pg: EmbeddedPostgres,
-    opts: EmbeddedOptions,
-    pub url: String,
-    pub app_url: String,
-}
-
-impl PrivateCluster {
-    pub async fn start(name: &str) -> Self {
-        let mut opts = EmbeddedOptions {
-            data_dir: test_dir(std::process::id()).join(name),
-            pg_bin: std::env::var_os("STRIDE_PG_BIN").map(PathBuf::from),
-            settings: vec![("fsync".into(), "off".into())],
-            port: None,
-        };
-        let pg = EmbeddedPostgres::start(&opts)
-            .await
-            .expect("private cluster");
-        opts.port = Some(pg.port());
-        let url = pg.url("stride");
-        stride::db::migrate(&url).await.expect("migrate");
-        stride::db::enable_app_login(&pg.url("postgres"), APP_PASSWORD)
-            .await
-            .expect("enable the runtime role");
-        let app_url = pg.url_as(stride::db::APP_ROLE, APP_PASSWORD, "stride");
-        Self {
-            pg,
-            opts,
-            url,
-            app_url,
-        }
-    }
-
-    /// Stops PostgreSQL (fast shutdown: open transactions roll back).
-    pub fn stop(&mut self) {
-        self.pg.stop();
-    }
-
-    /// Starts it again on the same port and data.
-    pub async fn restart(&mut self) {
-        self.pg = EmbeddedPostgres::start(&self.opts)
-            .await
-            .expect("restart private cluster");
-    }
-}
+pub use crate::private_cluster::PrivateCluster;
 
 /// The real server on an ephemeral port, shut down when dropped.
 pub struct TestServer {
@@ -217,6 +171,8 @@ pub struct TestServer {
     pub keys: TokenKeys,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The read replica's lag monitor, when there is one.
+    monitor: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
@@ -232,13 +188,49 @@ impl TestServer {
 
     /// The server on a given database (`app_url`: as the runtime role).
     pub async fn serve(owner_url: &str, app_url: &str, limits: Limits) -> Self {
+        Self::serve_reading(owner_url, app_url, None, limits).await
+    }
+
+    /// The server with its read-only RPCs on the replica at `read_url`
+    /// (as the runtime role) while it lags at most `max_lag`.
+    pub async fn serve_with_replica(
+        owner_url: &str,
+        app_url: &str,
+        read_url: &str,
+        max_lag: Duration,
+    ) -> Self {
+        Self::serve_reading(
+            owner_url,
+            app_url,
+            Some((read_url, max_lag)),
+            Limits::default(),
+        )
+        .await
+    }
+
+    async fn serve_reading(
+        owner_url: &str,
+        app_url: &str,
+        replica: Option<(&str, Duration)>,
+        limits: Limits,
+    ) -> Self {
         let keys = TokenKeys::hs256(TEST_SECRET, "stride", "stride");
         let pool = stride::db::build_pool(app_url, 4, Duration::from_secs(5)).expect("pool");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let state = stride::server::state(pool, keys.clone());
+        let mut state = stride::server::state(pool, keys.clone());
+        let monitor = replica.map(|(url, max_lag)| {
+            let replica = stride::db::build_pool(url, 4, Duration::from_secs(2)).expect("pool");
+            let router = std::sync::Arc::new(stride::db::replica::ReadRouter::with_replica(
+                state.pool.clone(),
+                replica,
+                max_lag,
+            ));
+            state.reads = router.clone();
+            tokio::spawn(router.monitor())
+        });
         let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind metrics");
@@ -247,6 +239,7 @@ impl TestServer {
             metrics_listener,
             state.metrics.clone(),
             state.pool.clone(),
+            state.reads.clone(),
         ));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -263,6 +256,7 @@ impl TestServer {
             keys,
             stop: Some(stop),
             task: Some(task),
+            monitor,
         }
     }
 
@@ -402,7 +396,23 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some(monitor) = self.monitor.take() {
+            monitor.abort();
+        }
     }
+}
+
+/// Polls `check` every 100 ms until it holds or `within` has passed;
+/// whether it held.
+pub async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// Attaches `token` as bearer metadata to a request.

@@ -5,7 +5,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::harness::TestServer;
+use crate::harness::{TestServer, eventually};
 
 async fn status_of(
     client: &mut HealthClient<tonic::transport::Channel>,
@@ -136,18 +136,6 @@ async fn metrics_count_calls_by_method_and_code_and_show_the_pool() {
     let mut reply = String::new();
     socket.read_to_string(&mut reply).await.unwrap();
     assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
-}
-
-/// Polls `check` every 100 ms for up to `within` until it holds.
-async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + within;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

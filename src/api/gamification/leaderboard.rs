@@ -157,7 +157,7 @@ pub async fn compute(
         .ok_or_else(|| ApiError::PermissionDenied("boards are for people's tokens".into()))?;
     let caller_org = ctx.org_id().unwrap_or_default();
     state
-        .tx(ctx, move |conn| {
+        .read_tx(ctx, move |conn| {
             Box::pin(async move { board(conn, &hub, caller, caller_org, req).await })
         })
         .await

@@ -59,7 +59,7 @@ pub async fn get_profile(
 ) -> Result<pb::GetProfileResponse, ApiError> {
     let user = target(ctx, &req.user_id)?;
     state
-        .tx(ctx, move |conn| {
+        .read_tx(ctx, move |conn| {
             Box::pin(async move {
                 let (org, zone) = person(conn, user).await?;
                 let row = points_of(conn, user).await?;
@@ -205,7 +205,7 @@ pub async fn list_ledger(
         NaiveDate,
     );
     let rows: Vec<Row> = state
-        .tx(ctx, move |conn| {
+        .read_tx(ctx, move |conn| {
             Box::pin(async move {
                 person(conn, user).await?;
                 let mut query = point_transactions::table
@@ -284,7 +284,7 @@ pub async fn list_achievements(
         .org_id()
         .ok_or_else(|| ApiError::PermissionDenied("a person's token is needed".into()))?;
     let defs = state
-        .tx(ctx, move |conn| {
+        .read_tx(ctx, move |conn| {
             Box::pin(async move { visible_achievements(conn, org, false).await })
         })
         .await?;

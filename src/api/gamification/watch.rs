@@ -303,7 +303,7 @@ impl Round {
             let (board, org) = (self.board, self.key.org);
             let result = self
                 .state
-                .tx(&self.ctx, move |conn| {
+                .read_tx(&self.ctx, move |conn| {
                     Box::pin(async move { leaderboard::snapshot(conn, org, board, &ids).await })
                 })
                 .await;
