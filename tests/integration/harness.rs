@@ -159,6 +159,10 @@ impl TestDb {
 
 pub use crate::private_cluster::PrivateCluster;
 
+/// Pool size and wait of test servers: small, since many run at once on
+/// one cluster, and patient, since the machine is busy.
+const TEST_POOL: (usize, Duration) = (4, Duration::from_secs(5));
+
 /// The real server on an ephemeral port, shut down when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -188,7 +192,14 @@ impl TestServer {
 
     /// The server on a given database (`app_url`: as the runtime role).
     pub async fn serve(owner_url: &str, app_url: &str, limits: Limits) -> Self {
-        Self::serve_reading(owner_url, app_url, None, limits).await
+        Self::serve_reading(owner_url, app_url, None, TEST_POOL, limits).await
+    }
+
+    /// The server on a fresh database with a pool of `size` connections
+    /// that requests wait at most `wait` for.
+    pub async fn start_with_pool(size: usize, wait: Duration) -> Self {
+        let db = TestDb::migrated().await;
+        Self::serve_reading(&db.url, &db.app_url, None, (size, wait), Limits::default()).await
     }
 
     /// The server with its read-only RPCs on the replica at `read_url`
@@ -203,6 +214,7 @@ impl TestServer {
             owner_url,
             app_url,
             Some((read_url, max_lag)),
+            TEST_POOL,
             Limits::default(),
         )
         .await
@@ -212,10 +224,11 @@ impl TestServer {
         owner_url: &str,
         app_url: &str,
         replica: Option<(&str, Duration)>,
+        (pool_size, pool_wait): (usize, Duration),
         limits: Limits,
     ) -> Self {
         let keys = TokenKeys::hs256(TEST_SECRET, "stride", "stride");
-        let pool = stride::db::build_pool(app_url, 4, Duration::from_secs(5)).expect("pool");
+        let pool = stride::db::build_pool(app_url, pool_size, pool_wait).expect("pool");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

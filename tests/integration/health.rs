@@ -188,3 +188,54 @@ async fn health_follows_the_database_down_and_back_without_a_restart() {
         .await;
     assert!(back.is_ok(), "the pool reconnected: {back:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_waits_too_long_for_a_connection_fails_unavailable_and_the_pool_recovers() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    use stride::auth::Role;
+    use stride::proto::identity::v1::WhoAmIRequest;
+    use stride::proto::identity::v1::identity_service_client::IdentityServiceClient;
+
+    // One connection; a request waits at most 300 ms for it.
+    let wait = Duration::from_millis(300);
+    let server = TestServer::start_with_pool(1, wait).await;
+    let (user, org) = server.person(None, &[Role::Learner]).await;
+    let token = server.user_token(user, org, Role::Learner);
+    let who_am_i = |server: &TestServer| {
+        let mut client = IdentityServiceClient::new(server.channel());
+        let request = crate::harness::authed(WhoAmIRequest::default(), &token);
+        async move { client.who_am_i(request).await }
+    };
+    assert!(who_am_i(&server).await.is_ok());
+
+    // The token check of the first call blocks on a table lock while
+    // holding the pool's only connection.
+    let mut locker = AsyncPgConnection::establish(&server.db_url).await.unwrap();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE revoked_tokens IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let blocked = tokio::spawn(who_am_i(&server));
+    let waiting = "SELECT count(*) AS n FROM pg_locks \
+                   WHERE NOT granted AND relation = 'revoked_tokens'::regclass";
+    assert!(
+        eventually(Duration::from_secs(10), async || {
+            crate::ingest_support::count(&server.db_url, waiting).await == 1
+        })
+        .await,
+        "the first call holds the connection"
+    );
+
+    // The next one waits its 300 ms for a connection, then fails fast.
+    let started = tokio::time::Instant::now();
+    let refused = who_am_i(&server).await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(refused.message().contains("retry"), "{refused:?}");
+    assert!(took >= wait && took < Duration::from_secs(3), "{took:?}");
+
+    // Lock released: the blocked call finishes, and the pool serves again.
+    locker.batch_execute("COMMIT").await.unwrap();
+    assert!(blocked.await.unwrap().is_ok(), "the blocked call completes");
+    assert!(who_am_i(&server).await.is_ok());
+}
