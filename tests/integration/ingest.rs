@@ -610,3 +610,70 @@ async fn events_need_an_events_write_service_token() {
         0
     );
 }
+
+/// Receipts of the fixture's organization: the events applied so far.
+async fn applied(server: &TestServer, fx: &Fixture) -> i64 {
+    let sql = format!(
+        "SELECT count(*) AS n FROM event_receipts WHERE organization_id = '{}'",
+        fx.org
+    );
+    count(&server.db_url, &sql).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_results_stops_its_stream_and_loses_nothing() {
+    const EVENTS: usize = 1_500;
+    let limits = Limits {
+        ingest_batch_size: 10,
+        ..Limits::default()
+    };
+    let server = TestServer::start_with(limits).await;
+    let fx = Fixture::new(8);
+    fx.create(&server.db_url).await;
+    let token = token(&server, &fx);
+    // A small HTTP/2 window: unread results back up after a few hundred
+    // (about 400 here).
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .initial_stream_window_size(Some(8 * 1024))
+        .connect()
+        .await
+        .unwrap();
+    let requests: Vec<pb::PublishEventsRequest> = random_events(&fx, EVENTS, 9, "slow")
+        .into_iter()
+        .map(|e| pb::PublishEventsRequest { event: Some(e) })
+        .collect();
+    let mut results = EventServiceClient::new(channel)
+        .publish_events(authed(tokio_stream::iter(requests), &token))
+        .await
+        .expect("stream")
+        .into_inner();
+
+    // Not reading: the server applies what fits in the window and its
+    // results queue (one batch), then stops reading events.
+    let mut last = -1;
+    let mut settled = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = applied(&server, &fx).await;
+        if now == last && now > 0 {
+            settled = true;
+            break;
+        }
+        last = now;
+    }
+    assert!(settled, "applying stopped while nobody read the results");
+    assert!(
+        last < EVENTS as i64 / 2,
+        "{last} of {EVENTS} applied before the client read any result"
+    );
+
+    // Reading again: the stream resumes, every event is answered once.
+    let mut answered = 0;
+    while let Some(r) = results.next().await {
+        assert_eq!(r.expect("result").result.unwrap().index, answered as u64);
+        answered += 1;
+    }
+    assert_eq!(answered, EVENTS);
+    assert_eq!(applied(&server, &fx).await, EVENTS as i64);
+}
