@@ -22,6 +22,42 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Waits until `server` reports SERVING on `channel` (60 s at most).
+async fn wait_serving(channel: &tonic::transport::Channel, server: &mut std::process::Child) {
+    let mut health = HealthClient::new(channel.clone());
+    for _ in 0..600 {
+        let reply = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await;
+        if reply.is_ok_and(|r| r.into_inner().status == 1) {
+            return;
+        }
+        assert!(
+            server.try_wait().unwrap().is_none(),
+            "stride serve exited during start-up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("stride serve did not become SERVING within 60 s");
+}
+
+/// SIGTERM: drain, stop, exit 0.
+async fn stop(server: std::process::Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut server = server;
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "stride serve exited with {status}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_runs_embedded_postgres_accepts_cli_tokens_and_stops_cleanly() {
     // Under /tmp: as root the cluster runs as `postgres`, which must reach it.
@@ -46,25 +82,7 @@ async fn serve_runs_embedded_postgres_accepts_cli_tokens_and_stops_cleanly() {
     let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
         .unwrap()
         .connect_lazy();
-    let mut health = HealthClient::new(channel.clone());
-    let mut serving = false;
-    for _ in 0..600 {
-        let reply = health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await;
-        if reply.is_ok_and(|r| r.into_inner().status == 1) {
-            serving = true;
-            break;
-        }
-        assert!(
-            server.try_wait().unwrap().is_none(),
-            "stride serve exited during start-up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(serving, "stride serve did not become SERVING within 60 s");
+    wait_serving(&channel, &mut server).await;
 
     // `stride demo` attaches to the running cluster (as in the README).
     let out = Command::new(BIN)
@@ -155,16 +173,7 @@ async fn serve_runs_embedded_postgres_accepts_cli_tokens_and_stops_cleanly() {
     assert_eq!(me.organization_id, org);
 
     // SIGTERM: drain, stop Postgres, exit 0.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = tokio::task::spawn_blocking(move || server.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "stride serve exited with {status}");
+    stop(server).await;
     assert!(
         !Path::new(&data_dir).join("pgdata/postmaster.pid").exists(),
         "embedded postgres was stopped"
@@ -199,4 +208,79 @@ fn serve_explains_missing_postgres_binaries() {
         !Path::new("/tmp/stride-nonexistent-pg").exists(),
         "nothing created on failure"
     );
+}
+
+/// compose.yaml's database setup without Docker: deploy/postgres-init.sh
+/// on a fresh server (as the postgres image runs it, before any migration),
+/// then `stride serve` with the compose file's variables: it migrates as
+/// the owner and serves as `stride_app`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_compose_setup_creates_the_runtime_role_before_the_first_migration() {
+    let cluster = crate::private_cluster::PrivateCluster::bare("compose").await;
+    let app_password = "compose-app-password";
+    let out = Command::new("sh")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/postgres-init.sh"
+        ))
+        .env("POSTGRES_USER", "postgres")
+        .env("POSTGRES_DB", "stride")
+        .env("STRIDE_APP_PASSWORD", app_password)
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", cluster.port().to_string())
+        .env("PGPASSWORD", cluster.superuser_password())
+        .output()
+        .expect("run deploy/postgres-init.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let port = free_port();
+    let secret = "compose-test-secret-0123456789abcdef";
+    let app_url = format!(
+        "postgres://stride_app:{app_password}@127.0.0.1:{}/stride",
+        cluster.port()
+    );
+    let mut server = Command::new(BIN)
+        .arg("serve")
+        .env("DATABASE_URL", &cluster.url)
+        .env("STRIDE_APP_DATABASE_URL", &app_url)
+        .env("STRIDE_JWT_SECRET", secret)
+        .env("STRIDE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("STRIDE_METRICS_LISTEN", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start stride serve");
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect_lazy();
+    wait_serving(&channel, &mut server).await;
+
+    let out = Command::new(BIN)
+        .args(["token", "--service", "lms", "--scope", "events:write"])
+        .env("DATABASE_URL", &cluster.url)
+        .env("STRIDE_JWT_SECRET", secret)
+        .output()
+        .expect("stride token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let me = IdentityServiceClient::new(channel)
+        .who_am_i(authed(WhoAmIRequest::default(), &token))
+        .await
+        .expect("WhoAmI")
+        .into_inner();
+    assert_eq!(me.subject, "service:lms");
+    // Requests ran as the runtime role, which owns nothing.
+    let sql = "SELECT count(*) AS n FROM pg_stat_activity WHERE usename = 'stride_app'";
+    assert!(crate::ingest_support::count(&cluster.url, sql).await > 0);
+    let sql = "SELECT count(*) AS n FROM pg_tables WHERE tableowner = 'stride_app'";
+    assert_eq!(crate::ingest_support::count(&cluster.url, sql).await, 0);
+    stop(server).await;
 }

@@ -40,6 +40,16 @@ impl PrivateCluster {
         cluster
     }
 
+    /// A fresh cluster with nothing applied: no migrations, no runtime role.
+    pub async fn bare(name: &str) -> Self {
+        Self::launch(folder(name), &[]).await
+    }
+
+    /// Port the cluster listens on.
+    pub fn port(&self) -> u16 {
+        self.pg.port()
+    }
+
     async fn launch(data_dir: PathBuf, settings: &[(&str, &str)]) -> Self {
         let mut opts = EmbeddedOptions {
             data_dir,
@@ -97,7 +107,7 @@ impl PrivateCluster {
         let conninfo = format!(
             "host=127.0.0.1 port={} user=postgres password={}",
             self.pg.port(),
-            self.password()
+            self.superuser_password()
         );
         let out = postgres_command(&self.bin().join("pg_basebackup"))
             .arg("-D")
@@ -141,7 +151,8 @@ impl PrivateCluster {
         Self::launch(dir, settings).await
     }
 
-    fn password(&self) -> String {
+    /// The superuser's password (for tools that take it apart from a URL).
+    pub fn superuser_password(&self) -> String {
         std::fs::read_to_string(self.opts.data_dir.join(PASSWORD_FILE))
             .expect("superuser password file")
             .trim()
