@@ -343,7 +343,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tracing::info!(migrations.applied = applied.len(), "database migrated");
     }
     let app_url = runtime_url(&args.db, &owner_url, pg.as_ref()).await?;
-    let pool = db::build_pool(&app_url, args.limits.pool_size, args.limits.pool_wait())?;
+    let pool = db::build_pool(
+        &app_url,
+        args.limits.pool_size,
+        args.limits.pool_wait(),
+        args.limits.request_timeout(),
+    )?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}; is the port in use?", args.listen))?;
@@ -404,8 +409,14 @@ async fn use_read_replica(
     url: &str,
     args: &ServeArgs,
 ) -> Result<tokio::task::JoinHandle<()>> {
-    let pool = db::build_pool(url, args.limits.pool_size, args.limits.pool_wait())
-        .context("cannot build the read replica pool (DATABASE_READ_URL)")?;
+    let limits = &args.limits;
+    let pool = db::build_pool(
+        url,
+        limits.pool_size,
+        limits.pool_wait(),
+        limits.request_timeout(),
+    )
+    .context("cannot build the read replica pool (DATABASE_READ_URL)")?;
     match db::replica::is_standby(&pool).await {
         Some(true) => tracing::info!("read replica reachable"),
         Some(false) => tracing::warn!(

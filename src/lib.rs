@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod deadline;
 pub mod demo;
 pub mod domain;
 pub mod embedded_pg;

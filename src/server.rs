@@ -86,11 +86,13 @@ pub async fn serve(
     // Overload: beyond max_concurrent_requests the limit is not ready, and
     // load shedding answers RESOURCE_EXHAUSTED at once.
     let server = Server::builder()
-        .timeout(limits.request_timeout())
         .load_shed(true)
         .layer(metrics)
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             limits.max_concurrent_requests as usize,
+        ))
+        .layer(crate::deadline::DeadlineLayer::new(
+            limits.request_timeout(),
         ))
         .layer(auth)
         .add_service(health)

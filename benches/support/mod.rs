@@ -53,7 +53,12 @@ impl Bench {
 
     /// Serves Stride as the runtime role; returns a channel to it.
     pub async fn serve(&self, keys: TokenKeys, limits: Limits) -> Result<Channel> {
-        let pool = stride::db::build_pool(&self.app_url, limits.pool_size, Duration::from_secs(5))?;
+        let pool = stride::db::build_pool(
+            &self.app_url,
+            limits.pool_size,
+            Duration::from_secs(5),
+            limits.request_timeout(),
+        )?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let state = stride::server::state(pool, keys);

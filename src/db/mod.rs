@@ -17,8 +17,8 @@ pub mod views;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -59,9 +59,30 @@ pub type PoolError = diesel_async::pooled_connection::deadpool::PoolError;
 pub type PgPool = Pool<AsyncPgConnection>;
 
 /// Builds the pool. Connections are opened lazily; `wait` bounds how long a
-/// request queues for one before failing with UNAVAILABLE.
-pub fn build_pool(url: &str, size: usize, wait: Duration) -> Result<PgPool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+/// request queues for one before failing with UNAVAILABLE. Each connection
+/// runs with `statement_timeout` (the request deadline): a call abandoned
+/// at its deadline, or by its client, may leave its statement running on
+/// the server, and this is how long it can go on.
+pub fn build_pool(
+    url: &str,
+    size: usize,
+    wait: Duration,
+    statement_timeout: Duration,
+) -> Result<PgPool> {
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    let timeout_ms = statement_timeout.as_millis().max(1);
+    config.custom_setup = Box::new(move |url| {
+        let url = url.to_string();
+        Box::pin(async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            diesel::sql_query(format!("SET statement_timeout = {timeout_ms}"))
+                .execute(&mut conn)
+                .await
+                .map_err(|err| diesel::ConnectionError::BadConnection(err.to_string()))?;
+            Ok(conn)
+        })
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Pool::builder(manager)
         .max_size(size)
         .wait_timeout(Some(wait))

@@ -228,14 +228,16 @@ impl TestServer {
         limits: Limits,
     ) -> Self {
         let keys = TokenKeys::hs256(TEST_SECRET, "stride", "stride");
-        let pool = stride::db::build_pool(app_url, pool_size, pool_wait).expect("pool");
+        let deadline = limits.request_timeout();
+        let pool = stride::db::build_pool(app_url, pool_size, pool_wait, deadline).expect("pool");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut state = stride::server::state(pool, keys.clone());
         let monitor = replica.map(|(url, max_lag)| {
-            let replica = stride::db::build_pool(url, 4, Duration::from_secs(2)).expect("pool");
+            let replica =
+                stride::db::build_pool(url, 4, Duration::from_secs(2), deadline).expect("pool");
             let router = std::sync::Arc::new(stride::db::replica::ReadRouter::with_replica(
                 state.pool.clone(),
                 replica,

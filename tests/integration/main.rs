@@ -18,6 +18,7 @@ mod ingest;
 mod ingest_property;
 mod ingest_support;
 mod jobs;
+mod limits;
 mod migrations;
 mod private_cluster;
 mod readme;

@@ -1,0 +1,176 @@
+//! Limits from config, each hit for real: the pool wait, the server's
+//! deadline, the message size. Each answers its own gRPC code with a
+//! message that says what to do, changes nothing, and leaves the server
+//! serving.
+
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use stride::auth::Role;
+use stride::config::Limits;
+use stride::proto::identity::v1::WhoAmIRequest;
+use stride::proto::identity::v1::identity_service_client::IdentityServiceClient;
+use tonic::Code;
+
+use crate::harness::{TestServer, authed, eventually};
+use crate::health::scrape;
+use crate::ingest_support::count;
+
+/// Calls WhoAmI with `token`.
+async fn who_am_i(server: &TestServer, token: &str) -> Result<(), tonic::Status> {
+    IdentityServiceClient::new(server.channel())
+        .who_am_i(authed(WhoAmIRequest::default(), token))
+        .await
+        .map(|_| ())
+}
+
+/// Holds an exclusive lock on the table every token check reads, so that
+/// calls block inside their first query until the returned connection
+/// commits.
+async fn block_token_checks(server: &TestServer) -> AsyncPgConnection {
+    let mut locker = AsyncPgConnection::establish(&server.db_url).await.unwrap();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE revoked_tokens IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    locker
+}
+
+/// Calls waiting for the lock of [`block_token_checks`].
+async fn blocked_calls(server: &TestServer) -> i64 {
+    let sql = "SELECT count(*) AS n FROM pg_locks \
+               WHERE NOT granted AND relation = 'revoked_tokens'::regclass";
+    count(&server.db_url, sql).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_waits_too_long_for_a_connection_fails_unavailable_and_the_pool_recovers() {
+    // One connection; a request waits at most 300 ms for it.
+    let wait = Duration::from_millis(300);
+    let server = TestServer::start_with_pool(1, wait).await;
+    let (user, org) = server.person(None, &[Role::Learner]).await;
+    let token = server.user_token(user, org, Role::Learner);
+    assert!(who_am_i(&server, &token).await.is_ok());
+
+    // The token check of the first call blocks on a table lock while
+    // holding the pool's only connection.
+    let mut locker = block_token_checks(&server).await;
+    let blocked = tokio::spawn({
+        let (channel, token) = (server.channel(), token.clone());
+        async move {
+            IdentityServiceClient::new(channel)
+                .who_am_i(authed(WhoAmIRequest::default(), &token))
+                .await
+        }
+    });
+    assert!(
+        eventually(Duration::from_secs(10), async || blocked_calls(&server)
+            .await
+            == 1)
+        .await,
+        "the first call holds the connection"
+    );
+
+    // The next one waits its 300 ms for a connection, then fails fast.
+    let started = tokio::time::Instant::now();
+    let refused = who_am_i(&server, &token).await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert!(refused.message().contains("retry"), "{refused:?}");
+    assert!(took >= wait && took < Duration::from_secs(3), "{took:?}");
+
+    // Lock released: the blocked call finishes, and the pool serves again.
+    locker.batch_execute("COMMIT").await.unwrap();
+    assert!(blocked.await.unwrap().is_ok(), "the blocked call completes");
+    assert!(who_am_i(&server, &token).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_past_the_server_deadline_gets_deadline_exceeded_and_changes_nothing() {
+    let limits = Limits {
+        request_timeout_ms: 300,
+        ..Limits::default()
+    };
+    let server = TestServer::start_with(limits).await;
+    let (user, org) = server.person(None, &[Role::Learner]).await;
+    let token = server.user_token(user, org, Role::Learner);
+    assert!(who_am_i(&server, &token).await.is_ok());
+
+    let mut locker = block_token_checks(&server).await;
+    let started = tokio::time::Instant::now();
+    let late = who_am_i(&server, &token).await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(late.code(), Code::DeadlineExceeded, "{late:?}");
+    assert!(
+        late.message().contains("STRIDE_REQUEST_TIMEOUT_MS"),
+        "{late:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    // The abandoned call's query was cancelled with it: nothing waits.
+    assert!(
+        eventually(Duration::from_secs(10), async || blocked_calls(&server)
+            .await
+            == 0)
+        .await,
+        "the timed-out call left no query behind"
+    );
+    locker.batch_execute("COMMIT").await.unwrap();
+    assert!(who_am_i(&server, &token).await.is_ok());
+    let text = scrape(&server).await;
+    assert!(
+        text.contains(
+            "method=\"/stride.identity.v1.IdentityService/WhoAmI\",code=\"DeadlineExceeded\"} 1"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_message_over_the_size_limit_is_refused_and_stores_nothing() {
+    use stride::auth::Scope;
+    use stride::proto::events::v1 as ev;
+    use stride::proto::events::v1::event_service_client::EventServiceClient;
+
+    let limits = Limits {
+        max_message_bytes: 1024,
+        ..Limits::default()
+    };
+    let server = TestServer::start_with(limits).await;
+    let fx = crate::ingest_support::Fixture::new(11);
+    fx.create(&server.db_url).await;
+    let token = server.org_service_token("lms", fx.org, &[Scope::EventsWrite]);
+    let event = |id: String| ev::PublishEventRequest {
+        event: Some(ev::Event {
+            event_id: id,
+            occurred_at: crate::ingest_support::timestamp(chrono::Utc::now()),
+            user_id: fx.users[0].to_string(),
+            organization_id: String::new(),
+            payload: Some(ev::event::Payload::CourseCompleted(ev::CourseCompleted {
+                course_id: fx.courses[0].to_string(),
+            })),
+        }),
+    };
+    let mut client = EventServiceClient::new(server.channel());
+    let refused = client
+        .publish_event(authed(event("x".repeat(2_000)), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::OutOfRange, "{refused:?}");
+    assert!(refused.message().contains("1024"), "{refused:?}");
+    let receipts = format!(
+        "SELECT count(*) AS n FROM event_receipts WHERE organization_id = '{}'",
+        fx.org
+    );
+    assert_eq!(count(&server.db_url, &receipts).await, 0);
+    // A message within the limit on the same connection is served.
+    let ok = client
+        .publish_event(authed(event("small-1".into()), &token))
+        .await
+        .expect("within the limit")
+        .into_inner();
+    assert_eq!(ok.result.unwrap().status, ev::EventStatus::Accepted as i32);
+    assert_eq!(count(&server.db_url, &receipts).await, 1);
+}
