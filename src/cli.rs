@@ -347,7 +347,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         &app_url,
         args.limits.pool_size,
         args.limits.pool_wait(),
-        args.limits.request_timeout(),
+        args.limits.statement_timeout(),
     )?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -414,7 +414,7 @@ async fn use_read_replica(
         url,
         limits.pool_size,
         limits.pool_wait(),
-        limits.request_timeout(),
+        limits.statement_timeout(),
     )
     .context("cannot build the read replica pool (DATABASE_READ_URL)")?;
     match db::replica::is_standby(&pool).await {

@@ -270,6 +270,14 @@ impl Limits {
         Duration::from_millis(self.request_timeout_ms)
     }
 
+    /// `statement_timeout` of the service's database sessions: a little
+    /// past the request deadline, so that the deadline answers first
+    /// (DEADLINE_EXCEEDED) and a statement of the abandoned call stops on
+    /// the server soon after.
+    pub fn statement_timeout(&self) -> Duration {
+        self.request_timeout() + Duration::from_millis(500)
+    }
+
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_s)
     }

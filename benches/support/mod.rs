@@ -57,7 +57,7 @@ impl Bench {
             &self.app_url,
             limits.pool_size,
             Duration::from_secs(5),
-            limits.request_timeout(),
+            limits.statement_timeout(),
         )?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

@@ -60,9 +60,9 @@ pub type PgPool = Pool<AsyncPgConnection>;
 
 /// Builds the pool. Connections are opened lazily; `wait` bounds how long a
 /// request queues for one before failing with UNAVAILABLE. Each connection
-/// runs with `statement_timeout` (the request deadline): a call abandoned
-/// at its deadline, or by its client, may leave its statement running on
-/// the server, and this is how long it can go on.
+/// runs with `statement_timeout` (just past the request deadline): a call
+/// abandoned at its deadline, or by its client, may leave its statement
+/// running on the server, and this is how long it can go on.
 pub fn build_pool(
     url: &str,
     size: usize,

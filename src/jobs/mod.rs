@@ -1,5 +1,5 @@
-//! Background jobs: materialized-view refreshes, retention and partition
-//! upkeep. Each run is one transaction as the database owner (they need
+//! Background jobs: materialized-view refreshes, retention, partition
+//! upkeep and the aggregated analytics history. Each run is one transaction as the database owner (they need
 //! ownership: REFRESH, DROP of partitions) that first takes a
 //! transaction-scoped advisory lock named after the job: of several
 //! replicas, one runs a job at a time and the others skip that round; a
@@ -34,6 +34,9 @@ pub struct JobSettings {
     /// Seconds between partition upkeep runs.
     #[arg(long, env = "STRIDE_PARTITIONS_INTERVAL_S", default_value_t = 86_400)]
     pub partitions_interval_s: u64,
+    /// Seconds between recordings of the week's aggregated analytics.
+    #[arg(long, env = "STRIDE_HISTORY_INTERVAL_S", default_value_t = 86_400)]
+    pub history_interval_s: u64,
     /// Days activity events (learning_events) are kept.
     #[arg(long, env = "STRIDE_RETAIN_EVENTS_DAYS", default_value_t = 90)]
     pub retain_events_days: u32,
@@ -63,6 +66,7 @@ impl Default for JobSettings {
             skill_demand_refresh_s: 86_400,
             retention_interval_s: 3_600,
             partitions_interval_s: 86_400,
+            history_interval_s: 86_400,
             retain_events_days: 90,
             retain_personal_cache_days: 7,
             retain_predictive_cache_hours: 48,
@@ -83,14 +87,17 @@ pub enum Job {
     Retention,
     /// Create the coming months' partitions.
     Partitions,
+    /// Record this week's organization-wide analytics in analytics_history.
+    RecordHistory,
 }
 
 impl Job {
-    pub const ALL: [Job; 4] = [
+    pub const ALL: [Job; 5] = [
         Job::Partitions,
         Job::RefreshLeaderboards,
         Job::RefreshSkillDemand,
         Job::Retention,
+        Job::RecordHistory,
     ];
 
     pub fn name(self) -> &'static str {
@@ -99,6 +106,7 @@ impl Job {
             Job::RefreshSkillDemand => "refresh_skill_demand",
             Job::Retention => "retention",
             Job::Partitions => "partitions",
+            Job::RecordHistory => "record_history",
         }
     }
 
@@ -110,6 +118,7 @@ impl Job {
                 Job::RefreshSkillDemand => s.skill_demand_refresh_s,
                 Job::Retention => s.retention_interval_s,
                 Job::Partitions => s.partitions_interval_s,
+                Job::RecordHistory => s.history_interval_s,
             }
             .max(1),
         )

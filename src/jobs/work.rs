@@ -52,6 +52,15 @@ pub async fn run(
             ))
         }
         Job::Retention => retention(conn, s).await,
+        Job::RecordHistory => {
+            let rows = crate::api::analytics::record_history(conn)
+                .await
+                .map_err(|err| anyhow::anyhow!("recording the analytics history: {err:?}"))?;
+            Ok((
+                rows,
+                format!("analytics history: {rows} rows for the current week"),
+            ))
+        }
         Job::Partitions => {
             let mut created = Vec::new();
             for table in PARTITIONED {

@@ -1414,3 +1414,90 @@ async fn requests_beyond_the_concurrency_limit_are_shed_with_resource_exhausted(
         .is_ok()
     );
 }
+
+/// One stored history row: (bucket, result as JSON text).
+async fn history_row(server: &TestServer, org: Uuid, kind: &str) -> (String, serde_json::Value) {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        bucket: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        result: String,
+    }
+    let mut conn = AsyncPgConnection::establish(&server.db_url).await.unwrap();
+    let row: Row = diesel::sql_query(
+        "SELECT bucket_start::text AS bucket, result::text AS result FROM analytics_history \
+         WHERE organization_id = $1 AND kind = $2 AND granularity = 'week' AND department_id IS NULL",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(org)
+    .bind::<diesel::sql_types::Text, _>(kind)
+    .get_result(&mut conn)
+    .await
+    .expect("one history row");
+    (row.bucket, serde_json::from_str(&row.result).unwrap())
+}
+
+#[tokio::test]
+async fn the_history_job_keeps_the_week_of_each_organization_analytic_without_people() {
+    use stride::jobs::{Job, JobSettings, Outcome, run_once};
+
+    let (server, campus) = Campus::start().await;
+    let settings = JobSettings::default();
+    let orgs = count(&server.db_url, "SELECT count(*) AS n FROM organizations").await;
+    let rows = count(
+        &server.db_url,
+        "SELECT count(*) AS n FROM analytics_history",
+    );
+    assert_eq!(rows.await, 0);
+    for round in 0..2 {
+        let outcome = run_once(&server.db_url, Job::RecordHistory, &settings)
+            .await
+            .expect("record_history");
+        let Outcome::Ran { rows, .. } = outcome else {
+            panic!("round {round} skipped")
+        };
+        assert_eq!(rows, 4 * orgs, "four analytics per organization");
+        // A second run in the same week rewrites its rows.
+        let stored = count(
+            &server.db_url,
+            "SELECT count(*) AS n FROM analytics_history",
+        );
+        assert_eq!(stored.await, 4 * orgs, "round {round}");
+    }
+
+    // The row is the RPC's answer over the week (1 week), without the
+    // answer's meta, in the organization's current week.
+    let admin = campus.token(&server, campus.admin, Role::OrgAdmin);
+    let mut live = client(&server)
+        .get_organization_velocity(authed(
+            pb::GetOrganizationVelocityRequest {
+                subject: Some(pb::OrganizationSubject {
+                    weeks: 1,
+                    ..Default::default()
+                }),
+                fresh: true,
+            },
+            &admin,
+        ))
+        .await
+        .expect("velocity")
+        .into_inner();
+    live.meta = None;
+    let (bucket, stored) = history_row(&server, campus.org, "organization_velocity").await;
+    assert_eq!(stored, serde_json::to_value(&live).unwrap());
+    assert_eq!(bucket, monday(today(&campus)).to_string());
+
+    // Aggregates only: no person's id in any recorded analytic.
+    for kind in stride::api::analytics::HISTORY_KINDS {
+        let (_, stored) = history_row(&server, campus.org, kind.as_str()).await;
+        let text = stored.to_string();
+        for person in campus
+            .learners
+            .iter()
+            .chain([&campus.trainer, &campus.admin])
+        {
+            assert!(!text.contains(&person.to_string()), "{kind:?}: {text}");
+        }
+    }
+}

@@ -228,7 +228,7 @@ impl TestServer {
         limits: Limits,
     ) -> Self {
         let keys = TokenKeys::hs256(TEST_SECRET, "stride", "stride");
-        let deadline = limits.request_timeout();
+        let deadline = limits.statement_timeout();
         let pool = stride::db::build_pool(app_url, pool_size, pool_wait, deadline).expect("pool");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

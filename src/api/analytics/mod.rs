@@ -8,6 +8,7 @@ mod cache;
 mod comparison;
 mod course;
 mod handlers;
+mod history;
 mod learner;
 mod organization;
 mod predictive;
@@ -15,4 +16,5 @@ mod service;
 mod subject;
 
 pub use cache::Flights;
+pub use history::{RECORDED as HISTORY_KINDS, record_week as record_history};
 pub use service::AnalyticsApi;

@@ -1,0 +1,114 @@
+//! Aggregated analytics history (SPEC "Data lifecycle": kept 7 years):
+//! the organization-wide analytics, recorded once per week into
+//! `analytics_history`, so an organization's trends outlive the 90 days
+//! its raw events are kept. Only aggregates: the same computations as the
+//! RPCs, with groups under 10 people already suppressed.
+//!
+//! Each run records every organization's current week, computed over the
+//! last 7 days; later runs in the same week rewrite it, and once the week
+//! is over its row stays as the last run inside it left it.
+
+use chrono::{NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::cache::{Computed, Key, Subject};
+use super::organization;
+use crate::api::ApiError;
+use crate::db::schema::{analytics_history, organizations};
+use crate::db::tenant::{DbIdentity, set_identity};
+use crate::domain::analytics::Kind;
+use crate::domain::gamification::periods::monday_of;
+
+/// The analytics recorded, all organization-wide.
+pub const RECORDED: [Kind; 4] = [
+    Kind::OrganizationVelocity,
+    Kind::StrategicAlignment,
+    Kind::DepartmentAnalytics,
+    Kind::LearningCulture,
+];
+
+/// Records this week's row of every recorded analytic for every
+/// organization; returns the rows written. Runs inside the caller's
+/// transaction (the job's), which it leaves as the platform operator.
+pub async fn record_week(conn: &mut AsyncPgConnection) -> Result<i64, ApiError> {
+    set_identity(conn, &DbIdentity::operator()).await?;
+    let orgs: Vec<(Uuid, String)> = organizations::table
+        .select((organizations::id, organizations::time_zone))
+        .order(organizations::id)
+        .load(conn)
+        .await?;
+    let mut rows = 0;
+    for (org, zone) in orgs {
+        let zone: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
+        let week = monday_of(Utc::now().with_timezone(&zone).date_naive());
+        // Computed as the organization's analytics reader, as the RPCs do.
+        set_identity(conn, &DbIdentity::analytics(Some(org))).await?;
+        let mut results = Vec::with_capacity(RECORDED.len());
+        for kind in RECORDED {
+            let key =
+                Key::new(kind, Some(org), Subject::Organization(org)).with_params("weeks=1".into());
+            results.push((kind, compute(conn, key).await?));
+        }
+        set_identity(conn, &DbIdentity::operator()).await?;
+        for (kind, result) in results {
+            rows += store(conn, org, kind, week, result).await?;
+        }
+    }
+    Ok(rows)
+}
+
+async fn compute(conn: &mut AsyncPgConnection, key: Key) -> Result<serde_json::Value, ApiError> {
+    match key.kind {
+        Kind::OrganizationVelocity => json(organization::velocity(conn, key).await?),
+        Kind::StrategicAlignment => json(organization::alignment(conn, key).await?),
+        Kind::DepartmentAnalytics => json(organization::departments(conn, key).await?),
+        Kind::LearningCulture => json(organization::culture(conn, key).await?),
+        other => Err(ApiError::Internal(format!(
+            "{} is not recorded in the history",
+            other.as_str()
+        ))),
+    }
+}
+
+fn json<T: Serialize>(computed: Computed<T>) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(&computed.answer)
+        .map_err(|err| ApiError::Internal(format!("history answer as JSON: {err}")))
+}
+
+async fn store(
+    conn: &mut AsyncPgConnection,
+    org: Uuid,
+    kind: Kind,
+    week: NaiveDate,
+    result: serde_json::Value,
+) -> Result<i64, ApiError> {
+    let written = diesel::insert_into(analytics_history::table)
+        .values((
+            analytics_history::organization_id.eq(org),
+            analytics_history::kind.eq(kind.as_str()),
+            analytics_history::granularity.eq("week"),
+            analytics_history::bucket_start.eq(week),
+            analytics_history::result.eq(result),
+        ))
+        // The unique key is (organization, kind, granularity, bucket,
+        // department) with NULLS NOT DISTINCT: organization-wide rows too.
+        .on_conflict((
+            analytics_history::organization_id,
+            analytics_history::kind,
+            analytics_history::granularity,
+            analytics_history::bucket_start,
+            analytics_history::department_id,
+        ))
+        .do_update()
+        .set((
+            analytics_history::result.eq(excluded(analytics_history::result)),
+            analytics_history::computed_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(written as i64)
+}
