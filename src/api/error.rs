@@ -26,6 +26,10 @@ pub enum ApiError {
     /// The database cannot be reached or is overloaded; the caller may retry.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A statement ran past the database's statement_timeout (the request
+    /// deadline): the detail is only logged.
+    #[error("statement timeout: {0}")]
+    DeadlineExceeded(String),
     /// A bug or an unexpected database error; the detail is only logged.
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,6 +68,13 @@ impl From<ApiError> for Status {
                 tracing::warn!(error.detail = %detail, "database unavailable");
                 Status::unavailable("the database is unavailable; retry with backoff")
             }
+            ApiError::DeadlineExceeded(detail) => {
+                tracing::warn!(error.detail = %detail, "statement timed out");
+                Status::deadline_exceeded(
+                    "the database work took longer than the server's limit \
+                     (STRIDE_REQUEST_TIMEOUT_MS); retry later or ask for less",
+                )
+            }
             ApiError::Internal(detail) => {
                 tracing::error!(error.detail = %detail, "internal error");
                 Status::internal("internal error")
@@ -91,6 +102,11 @@ impl From<diesel::result::Error> for ApiError {
             }
             E::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, info) => {
                 ApiError::Unavailable(info.message().to_string())
+            }
+            // 57014 raised by statement_timeout (diesel has no kind for it;
+            // the message is the server's, in its default English).
+            E::DatabaseError(_, info) if info.message().contains("statement timeout") => {
+                ApiError::DeadlineExceeded(info.message().to_string())
             }
             // 40001: a serialization failure, or a read on the replica
             // cancelled by a conflict with WAL replay. The same call can
@@ -148,5 +164,27 @@ mod tests {
     fn diesel_not_found_maps_to_not_found() {
         let status = Status::from(ApiError::from(diesel::result::Error::NotFound));
         assert_eq!(status.code(), Code::NotFound);
+    }
+
+    #[test]
+    fn a_statement_timeout_is_deadline_exceeded_and_a_conflict_is_retryable() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let timeout = Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("canceling statement due to statement timeout".to_string()),
+        );
+        let status = Status::from(ApiError::from(timeout));
+        assert_eq!(status.code(), Code::DeadlineExceeded);
+        assert!(status.message().contains("STRIDE_REQUEST_TIMEOUT_MS"));
+        assert!(!status.message().contains("canceling"));
+
+        let conflict = Error::DatabaseError(
+            DatabaseErrorKind::SerializationFailure,
+            Box::new("canceling statement due to conflict with recovery".to_string()),
+        );
+        assert_eq!(
+            Status::from(ApiError::from(conflict)).code(),
+            Code::Unavailable
+        );
     }
 }

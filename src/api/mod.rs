@@ -17,9 +17,9 @@ use tonic::Request;
 use uuid::Uuid;
 
 use crate::auth::{AuthContext, TokenKeys};
-use crate::db::PgPool;
 use crate::db::replica::ReadRouter;
 use crate::db::tenant::{DbIdentity, in_tenant, in_tenant_read_only};
+use crate::db::{Lease, PgPool};
 use crate::domain::access::Verdict;
 pub use analytics::AnalyticsApi;
 pub use error::ApiError;
@@ -66,8 +66,10 @@ impl AppState {
         ctx: &AuthContext,
         work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
-        let mut conn = self.pool.get().await?;
-        in_tenant(&mut conn, &DbIdentity::from(&ctx.principal), work).await
+        let mut conn = Lease::get(&self.pool).await?;
+        let result = in_tenant(&mut conn, &DbIdentity::from(&ctx.principal), work).await;
+        conn.finish();
+        result
     }
 
     /// [`AppState::tx`] for reads that tolerate the replica's lag (bounded
@@ -78,8 +80,10 @@ impl AppState {
         ctx: &AuthContext,
         work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
-        let mut conn = self.reads.pool().get().await?;
-        in_tenant_read_only(&mut conn, &DbIdentity::from(&ctx.principal), work).await
+        let mut conn = Lease::get(self.reads.pool()).await?;
+        let result = in_tenant_read_only(&mut conn, &DbIdentity::from(&ctx.principal), work).await;
+        conn.finish();
+        result
     }
 }
 

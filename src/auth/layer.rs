@@ -126,14 +126,24 @@ pub fn authorize(
 async fn still_valid(pool: &PgPool, ctx: &AuthContext) -> Result<(), Status> {
     let unavailable =
         |_| Status::unavailable("cannot check the token: database unavailable; retry");
-    let mut conn = pool.get().await.map_err(unavailable)?;
+    let mut conn = db::Lease::get(pool).await.map_err(unavailable)?;
+    let verdict = token_verdict(&mut conn, ctx).await;
+    // Only a check cut off midway (the call was dropped) closes it.
+    conn.finish();
+    verdict
+}
+
+async fn token_verdict(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ctx: &AuthContext,
+) -> Result<(), Status> {
     let failed = |err: diesel::result::Error| {
         tracing::warn!(error = %err, "token status lookup failed");
         Status::unavailable("cannot check the token: database unavailable; retry")
     };
     match &ctx.principal {
         Principal::Service { .. } => {
-            if db::auth::is_revoked(&mut conn, ctx.claims.jti)
+            if db::auth::is_revoked(conn, ctx.claims.jti)
                 .await
                 .map_err(failed)?
             {
@@ -147,7 +157,7 @@ async fn still_valid(pool: &PgPool, ctx: &AuthContext) -> Result<(), Status> {
             role,
             ..
         } => {
-            let status = db::auth::token_status(&mut conn, *user_id, ctx.claims.jti)
+            let status = db::auth::token_status(conn, *user_id, ctx.claims.jti)
                 .await
                 .map_err(failed)?
                 .ok_or_else(|| Status::unauthenticated("the token's user does not exist"))?;

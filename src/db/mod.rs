@@ -19,7 +19,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{
+    AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 /// The migrations compiled into the binary, so `stride migrate` and
@@ -58,6 +60,61 @@ pub type PoolError = diesel_async::pooled_connection::deadpool::PoolError;
 /// The pool every request borrows its connection from.
 pub type PgPool = Pool<AsyncPgConnection>;
 
+/// A pooled connection that is closed instead of returned when dropped
+/// unfinished. A call cancelled mid-transaction (its deadline, or its
+/// client gone) would otherwise park the open transaction, and its locks,
+/// in the pool until the next checkout noticed; closing the socket makes
+/// PostgreSQL roll it back at once.
+pub struct Lease {
+    /// Always `Some` until drop.
+    conn: Option<deadpool::managed::Object<AsyncDieselConnectionManager<AsyncPgConnection>>>,
+    finished: bool,
+}
+
+impl Lease {
+    /// Borrows a connection from `pool` (waiting at most its wait timeout).
+    pub async fn get(pool: &PgPool) -> Result<Self, PoolError> {
+        Ok(Self {
+            conn: Some(pool.get().await?),
+            finished: false,
+        })
+    }
+
+    /// The work is done, whatever its result: back to the pool.
+    pub fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = AsyncPgConnection;
+
+    fn deref(&self) -> &AsyncPgConnection {
+        self.conn
+            .as_deref()
+            .expect("a lease holds its connection until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Lease {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        self.conn
+            .as_deref_mut()
+            .expect("a lease holds its connection until dropped")
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if !self.finished {
+                // Detached from the pool and dropped: the socket closes.
+                drop(deadpool::managed::Object::take(conn));
+            }
+        }
+    }
+}
+
 /// Builds the pool. Connections are opened lazily; `wait` bounds how long a
 /// request queues for one before failing with UNAVAILABLE. Each connection
 /// runs with `statement_timeout` (just past the request deadline): a call
@@ -75,8 +132,12 @@ pub fn build_pool(
         let url = url.to_string();
         Box::pin(async move {
             let mut conn = AsyncPgConnection::establish(&url).await?;
-            diesel::sql_query(format!("SET statement_timeout = {timeout_ms}"))
-                .execute(&mut conn)
+            // Idle inside a transaction that long means its call is gone.
+            let settings = format!(
+                "SET statement_timeout = {timeout_ms}; \
+                 SET idle_in_transaction_session_timeout = {timeout_ms}"
+            );
+            conn.batch_execute(&settings)
                 .await
                 .map_err(|err| diesel::ConnectionError::BadConnection(err.to_string()))?;
             Ok(conn)

@@ -94,7 +94,13 @@ async fn a_call_past_the_server_deadline_gets_deadline_exceeded_and_changes_noth
     let server = TestServer::start_with(limits).await;
     let (user, org) = server.person(None, &[Role::Learner]).await;
     let token = server.user_token(user, org, Role::Learner);
-    assert!(who_am_i(&server, &token).await.is_ok());
+    // Warm: the first calls open the pool's connections within the deadline.
+    assert!(
+        eventually(Duration::from_secs(10), async || who_am_i(&server, &token)
+            .await
+            .is_ok())
+        .await
+    );
 
     let mut locker = block_token_checks(&server).await;
     let started = tokio::time::Instant::now();
@@ -118,7 +124,12 @@ async fn a_call_past_the_server_deadline_gets_deadline_exceeded_and_changes_noth
         "the timed-out call left no query behind"
     );
     locker.batch_execute("COMMIT").await.unwrap();
-    assert!(who_am_i(&server, &token).await.is_ok());
+    assert!(
+        eventually(Duration::from_secs(10), async || who_am_i(&server, &token)
+            .await
+            .is_ok())
+        .await
+    );
     let text = scrape(&server).await;
     assert!(
         text.contains(
@@ -173,4 +184,53 @@ async fn a_message_over_the_size_limit_is_refused_and_stores_nothing() {
         .into_inner();
     assert_eq!(ok.result.unwrap().status, ev::EventStatus::Accepted as i32);
     assert_eq!(count(&server.db_url, &receipts).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cut_off_by_its_deadline_leaves_no_transaction_open() {
+    use stride::proto::gamification::v1 as pb;
+    use stride::proto::gamification::v1::gamification_service_client::GamificationServiceClient;
+
+    let limits = Limits {
+        request_timeout_ms: 300,
+        ..Limits::default()
+    };
+    let server = TestServer::start_with(limits).await;
+    let (user, org) = server.person(None, &[Role::Learner]).await;
+    let token = server.user_token(user, org, Role::Learner);
+    let profile = || {
+        let mut client = GamificationServiceClient::new(server.channel());
+        let request = authed(pb::GetProfileRequest::default(), &token);
+        async move { client.get_profile(request).await }
+    };
+    assert!(eventually(Duration::from_secs(10), async || profile().await.is_ok()).await);
+
+    // GetProfile's transaction reads the user, then blocks on user_points,
+    // holding what it has taken so far.
+    let mut locker = AsyncPgConnection::establish(&server.db_url).await.unwrap();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE user_points IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let late = profile().await.unwrap_err();
+    assert_eq!(late.code(), Code::DeadlineExceeded, "{late:?}");
+    // While the lock is still held, the abandoned transaction ends: it is
+    // neither parked in the pool nor left waiting. Within 2.5 s: shorter
+    // than the health probe's 5 s, whose next checkout would discard a
+    // parked connection and hide the leak.
+    let open = "SELECT count(*) AS n FROM pg_stat_activity \
+                WHERE usename = 'stride_app' \
+                AND (xact_start IS NOT NULL OR state LIKE 'idle in transaction%')";
+    assert!(
+        eventually(Duration::from_millis(2_500), async || count(
+            &server.db_url,
+            open
+        )
+        .await
+            == 0)
+        .await,
+        "the cut-off call's transaction was rolled back"
+    );
+    locker.batch_execute("COMMIT").await.unwrap();
+    assert!(eventually(Duration::from_secs(10), async || profile().await.is_ok()).await);
 }

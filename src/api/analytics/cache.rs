@@ -246,8 +246,8 @@ where
 
     let flight = state.flights.entry(key.flight_name());
     let _turn = flight.lock().await;
-    let mut conn = state.pool.get().await?;
-    in_tenant(&mut conn, &DbIdentity::analytics(key.org), move |conn| {
+    let mut conn = crate::db::Lease::get(&state.pool).await?;
+    let served = in_tenant(&mut conn, &DbIdentity::analytics(key.org), move |conn| {
         Box::pin(async move {
             diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
                 .bind::<Text, _>(key.flight_name())
@@ -262,7 +262,9 @@ where
             store(conn, &key, computed).await
         })
     })
-    .await
+    .await;
+    conn.finish();
+    served
 }
 
 /// A resolver from a closure (boxing it for [`serve`]).
