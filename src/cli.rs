@@ -355,7 +355,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     tracing::info!(listen.addr = %listener.local_addr()?, "stride serving");
     let mut state = server::state(pool, keys);
     let replica_monitor = match &args.replica.read_database_url {
-        Some(url) => Some(use_read_replica(&mut state, url, &args).await?),
+        Some(url) => Some(use_read_replica(&mut state, &app_url, url, &args).await?),
         None => None,
     };
     state.tokens = crate::api::TokenLifetimes {
@@ -406,6 +406,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
 /// up; returns the monitor task that decides.
 async fn use_read_replica(
     state: &mut crate::api::AppState,
+    app_url: &str,
     url: &str,
     args: &ServeArgs,
 ) -> Result<tokio::task::JoinHandle<()>> {
@@ -417,7 +418,7 @@ async fn use_read_replica(
         limits.statement_timeout(),
     )
     .context("cannot build the read replica pool (DATABASE_READ_URL)")?;
-    match db::replica::is_standby(&pool).await {
+    match db::replica::is_standby(url).await {
         Some(true) => tracing::info!("read replica reachable"),
         Some(false) => tracing::warn!(
             "DATABASE_READ_URL is not a standby (pg_is_in_recovery() is false): reads go there \
@@ -434,7 +435,9 @@ async fn use_read_replica(
         Duration::from_millis(args.replica.read_max_lag_ms),
     ));
     state.reads = router.clone();
-    Ok(tokio::spawn(router.monitor()))
+    Ok(tokio::spawn(
+        router.monitor(app_url.to_string(), url.to_string()),
+    ))
 }
 
 /// The URL requests run with: the non-owner `stride_app` role, so that

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::sql_types::{BigInt, Bool};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use super::PgPool;
 
@@ -130,18 +131,24 @@ impl ReadRouter {
     }
 
     /// Keeps [`ReadRouter::pool`] honest; runs until aborted. Returns at
-    /// once without a replica.
-    pub async fn monitor(self: Arc<Self>) {
+    /// once without a replica. The probes use connections of their own
+    /// (`primary_url`, `replica_url`), so a busy request pool can neither
+    /// hide the lag nor make a healthy replica look unreachable.
+    pub async fn monitor(self: Arc<Self>, primary_url: String, replica_url: String) {
         let Some(replica) = &self.replica else { return };
         let every = (replica.max_lag / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
+        let (mut primary, mut standby) = (Probe::new(primary_url), Probe::new(replica_url));
         let mut window = LagWindow::default();
         loop {
             // The primary first: a replica that has replayed this position
-            // is caught up to this moment.
-            if let Some(lsn) = probe(&self.primary, PRIMARY_LSN).await {
+            // is caught up to this moment. While the primary cannot be
+            // probed (it is down: nothing new commits), the replica is
+            // judged by the positions already sampled.
+            if let Some(lsn) = primary.lsn(PRIMARY_LSN).await {
                 window.primary_at(Instant::now(), lsn);
             }
-            let lag = probe(&replica.pool, REPLICA_LSN)
+            let lag = standby
+                .lsn(REPLICA_LSN)
                 .await
                 .map(|replayed| window.lag(Instant::now(), replayed));
             let use_it = lag.is_some_and(|lag| lag <= replica.max_lag);
@@ -182,35 +189,60 @@ struct Lsn {
     lsn: Option<i64>,
 }
 
-async fn probe(pool: &PgPool, sql: &'static str) -> Option<u64> {
-    // Scoped: its `load` would shadow the atomics' above.
-    use diesel_async::RunQueryDsl;
-    let run = async {
-        let mut conn = pool.get().await.ok()?;
-        let row: Lsn = diesel::sql_query(sql).get_result(&mut *conn).await.ok()?;
-        row.lsn.map(|l| l as u64)
-    };
-    tokio::time::timeout(PROBE_TIMEOUT, run)
-        .await
-        .ok()
-        .flatten()
+/// One server's probe connection, opened again after any failure.
+struct Probe {
+    url: String,
+    conn: Option<AsyncPgConnection>,
 }
 
-/// Whether the server behind `pool` is a standby; `stride serve` warns when
-/// `DATABASE_READ_URL` is not one.
-pub async fn is_standby(pool: &PgPool) -> Option<bool> {
+impl Probe {
+    fn new(url: String) -> Self {
+        Self { url, conn: None }
+    }
+
+    async fn lsn(&mut self, sql: &'static str) -> Option<u64> {
+        // Scoped: its `load` would shadow the atomics' above.
+        use diesel_async::RunQueryDsl;
+        let run = async {
+            if self.conn.is_none() {
+                self.conn = Some(AsyncPgConnection::establish(&self.url).await.ok()?);
+            }
+            let conn = self.conn.as_mut()?;
+            let row: Lsn = diesel::sql_query(sql).get_result(conn).await.ok()?;
+            row.lsn.map(|l| l as u64)
+        };
+        let found = tokio::time::timeout(PROBE_TIMEOUT, run)
+            .await
+            .ok()
+            .flatten();
+        if found.is_none() {
+            self.conn = None;
+        }
+        found
+    }
+}
+
+/// Whether the server at `url` is a standby (`None`: no answer within the
+/// probe timeout); `stride serve` warns when `DATABASE_READ_URL` is not one.
+pub async fn is_standby(url: &str) -> Option<bool> {
     use diesel_async::RunQueryDsl;
     #[derive(diesel::QueryableByName)]
     struct Standby {
         #[diesel(sql_type = Bool)]
         standby: bool,
     }
-    let mut conn = pool.get().await.ok()?;
-    let row: Standby = diesel::sql_query("SELECT pg_is_in_recovery() AS standby")
-        .get_result(&mut *conn)
+    let ask = async {
+        let mut conn = AsyncPgConnection::establish(url).await.ok()?;
+        let row: Standby = diesel::sql_query("SELECT pg_is_in_recovery() AS standby")
+            .get_result(&mut conn)
+            .await
+            .ok()?;
+        Some(row.standby)
+    };
+    tokio::time::timeout(PROBE_TIMEOUT, ask)
         .await
-        .ok()?;
-    Some(row.standby)
+        .ok()
+        .flatten()
 }
 
 #[cfg(test)]

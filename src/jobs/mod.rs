@@ -35,7 +35,7 @@ pub struct JobSettings {
     #[arg(long, env = "STRIDE_PARTITIONS_INTERVAL_S", default_value_t = 86_400)]
     pub partitions_interval_s: u64,
     /// Seconds between recordings of the week's aggregated analytics.
-    #[arg(long, env = "STRIDE_HISTORY_INTERVAL_S", default_value_t = 86_400)]
+    #[arg(long, env = "STRIDE_HISTORY_INTERVAL_S", default_value_t = 3_600)]
     pub history_interval_s: u64,
     /// Days activity events (learning_events) are kept.
     #[arg(long, env = "STRIDE_RETAIN_EVENTS_DAYS", default_value_t = 90)]
@@ -66,7 +66,7 @@ impl Default for JobSettings {
             skill_demand_refresh_s: 86_400,
             retention_interval_s: 3_600,
             partitions_interval_s: 86_400,
-            history_interval_s: 86_400,
+            history_interval_s: 3_600,
             retain_events_days: 90,
             retain_personal_cache_days: 7,
             retain_predictive_cache_hours: 48,

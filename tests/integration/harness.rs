@@ -244,7 +244,7 @@ impl TestServer {
                 max_lag,
             ));
             state.reads = router.clone();
-            tokio::spawn(router.monitor())
+            tokio::spawn(router.monitor(app_url.to_string(), url.to_string()))
         });
         let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -4,11 +4,12 @@
 //! its raw events are kept. Only aggregates: the same computations as the
 //! RPCs, with groups under 10 people already suppressed.
 //!
-//! Each run records every organization's current week, computed over the
-//! last 7 days; later runs in the same week rewrite it, and once the week
-//! is over its row stays as the last run inside it left it.
+//! Each run records every organization's current week so far (Monday
+//! 00:00 local to the run); later runs in the same week rewrite it, and
+//! once the week is over its row stays as the last run inside it left it
+//! (hourly by default, so a week's row misses at most its last hour).
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -44,24 +45,32 @@ pub async fn record_week(conn: &mut AsyncPgConnection) -> Result<i64, ApiError> 
     let mut rows = 0;
     for (org, zone) in orgs {
         let zone: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
-        let week = monday_of(Utc::now().with_timezone(&zone).date_naive());
         // Computed as the organization's analytics reader, as the RPCs do.
         set_identity(conn, &DbIdentity::analytics(Some(org))).await?;
         let mut results = Vec::with_capacity(RECORDED.len());
         for kind in RECORDED {
             let key =
                 Key::new(kind, Some(org), Subject::Organization(org)).with_params("weeks=1".into());
-            results.push((kind, compute(conn, key).await?));
+            let (start, result) = compute(conn, key).await?;
+            // The bucket is the week the computation covered (not a clock
+            // read of our own, which could fall on the other side of
+            // Monday midnight).
+            let week = monday_of(start.with_timezone(&zone).date_naive());
+            results.push((kind, week, result));
         }
         set_identity(conn, &DbIdentity::operator()).await?;
-        for (kind, result) in results {
+        for (kind, week, result) in results {
             rows += store(conn, org, kind, week, result).await?;
         }
     }
     Ok(rows)
 }
 
-async fn compute(conn: &mut AsyncPgConnection, key: Key) -> Result<serde_json::Value, ApiError> {
+/// The answer as JSON, and the start of the period it covers.
+async fn compute(
+    conn: &mut AsyncPgConnection,
+    key: Key,
+) -> Result<(DateTime<Utc>, serde_json::Value), ApiError> {
     match key.kind {
         Kind::OrganizationVelocity => json(organization::velocity(conn, key).await?),
         Kind::StrategicAlignment => json(organization::alignment(conn, key).await?),
@@ -74,9 +83,12 @@ async fn compute(conn: &mut AsyncPgConnection, key: Key) -> Result<serde_json::V
     }
 }
 
-fn json<T: Serialize>(computed: Computed<T>) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(&computed.answer)
-        .map_err(|err| ApiError::Internal(format!("history answer as JSON: {err}")))
+fn json<T: Serialize>(
+    computed: Computed<T>,
+) -> Result<(DateTime<Utc>, serde_json::Value), ApiError> {
+    let value = serde_json::to_value(&computed.answer)
+        .map_err(|err| ApiError::Internal(format!("history answer as JSON: {err}")))?;
+    Ok((computed.window.0, value))
 }
 
 async fn store(
