@@ -7,7 +7,10 @@
 //! past a service-layer check still sees only what the caller may see.
 
 use diesel::sql_types::Text;
-use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use diesel_async::{
+    AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
+    TransactionManager,
+};
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
@@ -97,6 +100,31 @@ pub async fn set_identity(
     .map(|_| ())
 }
 
+/// `BEGIN` (READ ONLY when asked) and the identity's settings as one simple
+/// query. The values are inlined, so only what cannot break out of a
+/// quoted literal is accepted: UUIDs (hex and dashes) and a role of
+/// lowercase letters and underscores.
+fn begin_sql(identity: &DbIdentity, read_only: bool) -> diesel::QueryResult<String> {
+    if !identity
+        .role
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b == b'_')
+    {
+        return Err(diesel::result::Error::QueryBuilderError(
+            format!("role {:?} is not a plain name", identity.role).into(),
+        ));
+    }
+    let text = |id: Option<Uuid>| id.map(|u| u.hyphenated().to_string()).unwrap_or_default();
+    Ok(format!(
+        "BEGIN{}; SELECT set_config('stride.user_id', '{}', true), \
+         set_config('stride.org_id', '{}', true), set_config('stride.role', '{}', true)",
+        if read_only { " READ ONLY" } else { "" },
+        text(identity.user_id),
+        text(identity.org_id),
+        identity.role
+    ))
+}
+
 /// Runs `work` in one transaction under `identity`: commits when it returns
 /// `Ok`, rolls back otherwise.
 pub async fn in_tenant<T, E>(
@@ -133,21 +161,15 @@ async fn transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    AnsiTransactionManager::begin_transaction(conn).await?;
-    let mut ready = Ok(());
-    if read_only {
-        ready = diesel::sql_query("SET TRANSACTION READ ONLY")
-            .execute(conn)
-            .await
-            .map(|_| ());
+    // One round trip opens the transaction and sets who asks.
+    let begin = begin_sql(identity, read_only).map_err(E::from)?;
+    if let Err(err) = AnsiTransactionManager::begin_transaction_sql(conn, &begin).await {
+        // BEGIN may have run before the identity failed: close it, so the
+        // connection is not left inside a transaction diesel does not know.
+        let _ = conn.batch_execute("ROLLBACK").await;
+        return Err(E::from(err));
     }
-    if ready.is_ok() {
-        ready = set_identity(conn, identity).await;
-    }
-    let result = match ready {
-        Ok(()) => work(conn).await,
-        Err(err) => Err(E::from(err)),
-    };
+    let result = work(conn).await;
     match result {
         Ok(value) => {
             AnsiTransactionManager::commit_transaction(conn).await?;
@@ -159,5 +181,34 @@ where
             let _ = AnsiTransactionManager::rollback_transaction(conn).await;
             Err(err)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_begin_statement_carries_the_identity_and_the_access_mode() {
+        let user = Uuid::from_u128(1);
+        let org = Uuid::from_u128(2);
+        let sql = begin_sql(&DbIdentity::user(user, org, Role::Trainer), true).unwrap();
+        assert!(sql.starts_with("BEGIN READ ONLY; SELECT "), "{sql}");
+        assert!(sql.contains(&format!("'stride.user_id', '{user}', true")));
+        assert!(sql.contains(&format!("'stride.org_id', '{org}', true")));
+        assert!(sql.contains("'stride.role', 'trainer', true"));
+        let sql = begin_sql(&DbIdentity::service(None), false).unwrap();
+        assert!(sql.starts_with("BEGIN; SELECT "), "{sql}");
+        assert!(sql.contains("'stride.user_id', '', true"));
+    }
+
+    #[test]
+    fn a_role_that_could_leave_its_literal_is_refused() {
+        let bad = DbIdentity {
+            user_id: None,
+            org_id: None,
+            role: "x', true); DROP TABLE users; --",
+        };
+        assert!(begin_sql(&bad, false).is_err());
     }
 }
