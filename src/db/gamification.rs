@@ -335,12 +335,7 @@ pub async fn recompute(
         .await?;
     let people = found
         .into_iter()
-        .map(|(id, org, zone)| {
-            (
-                id,
-                (org, zone.parse().unwrap_or(chrono_tz::UTC), Vec::new()),
-            )
-        })
+        .map(|(id, org, zone)| (id, (org, crate::domain::zone::zone(&zone), Vec::new())))
         .collect();
     let lock = if dry_run {
         Hold::ReadOnly
@@ -989,7 +984,7 @@ async fn org_zones(
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, zone)| (id, zone.parse().unwrap_or(chrono_tz::UTC)))
+        .map(|(id, zone)| (id, crate::domain::zone::zone(&zone)))
         .collect())
 }
 

@@ -674,7 +674,7 @@ fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
         .collect();
     let mut seq = 0u64;
     for learner in people.iter().filter(|p| p.roles.contains(&Role::Learner)) {
-        let tz: Tz = learner.time_zone.parse().unwrap_or(Tz::UTC);
+        let tz: Tz = crate::domain::zone::zone(&learner.time_zone);
         let dept = learner
             .department_id
             .and_then(|d| dept_names.get(&d))

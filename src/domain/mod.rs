@@ -8,5 +8,6 @@ pub mod gamification;
 pub mod references;
 pub mod violation;
 pub mod xapi;
+pub mod zone;
 
 pub use violation::FieldViolation;

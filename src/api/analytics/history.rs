@@ -44,7 +44,7 @@ pub async fn record_week(conn: &mut AsyncPgConnection) -> Result<i64, ApiError> 
         .await?;
     let mut rows = 0;
     for (org, zone) in orgs {
-        let zone: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
+        let zone = crate::domain::zone::zone(&zone);
         // Computed as the organization's analytics reader, as the RPCs do.
         set_identity(conn, &DbIdentity::analytics(Some(org))).await?;
         let mut results = Vec::with_capacity(RECORDED.len());

@@ -220,7 +220,7 @@ pub async fn zone_of(conn: &mut AsyncPgConnection, user: Uuid) -> Result<Tz, Api
         .select(users::time_zone)
         .first(conn)
         .await?;
-    Ok(zone.parse().unwrap_or(chrono_tz::UTC))
+    Ok(crate::domain::zone::zone(&zone))
 }
 
 /// An organization's time zone.
@@ -230,7 +230,7 @@ pub async fn org_zone(conn: &mut AsyncPgConnection, org: Uuid) -> Result<Tz, Api
         .select(organizations::time_zone)
         .first(conn)
         .await?;
-    Ok(zone.parse().unwrap_or(chrono_tz::UTC))
+    Ok(crate::domain::zone::zone(&zone))
 }
 
 /// The local calendar day of `now` in `zone`.

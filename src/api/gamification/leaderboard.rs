@@ -189,7 +189,7 @@ async fn resolve(
         .await
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("organization {zone_org}")))?;
-    let zone: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
+    let zone = crate::domain::zone::zone(&zone);
     let period = match req.period {
         pb::LeaderboardPeriod::Month => Period::Month(month_start(as_of, zone)),
         pb::LeaderboardPeriod::AllTime => Period::AllTime,

@@ -92,7 +92,7 @@ async fn person(
         .await
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("user {user}")))?;
-    Ok((org, zone.parse().unwrap_or(chrono_tz::UTC)))
+    Ok((org, crate::domain::zone::zone(&zone)))
 }
 
 fn profile(
