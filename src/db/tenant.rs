@@ -6,10 +6,8 @@
 //! next request). Row-level security policies read them: a query that slips
 //! past a service-layer check still sees only what the caller may see.
 
-use diesel::sql_types::Text;
 use diesel_async::{
-    AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
-    TransactionManager,
+    AnsiTransactionManager, AsyncPgConnection, SimpleAsyncConnection, TransactionManager,
 };
 use futures::future::BoxFuture;
 use uuid::Uuid;
@@ -86,25 +84,14 @@ pub async fn set_identity(
     conn: &mut AsyncPgConnection,
     identity: &DbIdentity,
 ) -> diesel::QueryResult<()> {
-    let text = |id: Option<Uuid>| id.map(|u| u.to_string()).unwrap_or_default();
-    diesel::sql_query(
-        "SELECT set_config('stride.user_id', $1, true), \
-                set_config('stride.org_id', $2, true), \
-                set_config('stride.role', $3, true)",
-    )
-    .bind::<Text, _>(text(identity.user_id))
-    .bind::<Text, _>(text(identity.org_id))
-    .bind::<Text, _>(identity.role)
-    .execute(conn)
-    .await
-    .map(|_| ())
+    conn.batch_execute(&identity_sql(identity)?).await
 }
 
-/// `BEGIN` (READ ONLY when asked) and the identity's settings as one simple
-/// query. The values are inlined, so only what cannot break out of a
-/// quoted literal is accepted: UUIDs (hex and dashes) and a role of
-/// lowercase letters and underscores.
-fn begin_sql(identity: &DbIdentity, read_only: bool) -> diesel::QueryResult<String> {
+/// The statement that sets `identity` for the transaction, with the values
+/// inlined (so that it can share a simple query with `BEGIN`). Only what
+/// cannot break out of a quoted literal is accepted: UUIDs (hex and
+/// dashes) and a role of lowercase letters and underscores.
+fn identity_sql(identity: &DbIdentity) -> diesel::QueryResult<String> {
     if !identity
         .role
         .bytes()
@@ -116,13 +103,19 @@ fn begin_sql(identity: &DbIdentity, read_only: bool) -> diesel::QueryResult<Stri
     }
     let text = |id: Option<Uuid>| id.map(|u| u.hyphenated().to_string()).unwrap_or_default();
     Ok(format!(
-        "BEGIN{}; SELECT set_config('stride.user_id', '{}', true), \
+        "SELECT set_config('stride.user_id', '{}', true), \
          set_config('stride.org_id', '{}', true), set_config('stride.role', '{}', true)",
-        if read_only { " READ ONLY" } else { "" },
         text(identity.user_id),
         text(identity.org_id),
         identity.role
     ))
+}
+
+/// `BEGIN` (READ ONLY when asked) and the identity's settings as one simple
+/// query: one round trip opens the transaction and says who asks.
+fn begin_sql(identity: &DbIdentity, read_only: bool) -> diesel::QueryResult<String> {
+    let mode = if read_only { " READ ONLY" } else { "" };
+    Ok(format!("BEGIN{mode}; {}", identity_sql(identity)?))
 }
 
 /// Runs `work` in one transaction under `identity`: commits when it returns
