@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::sql_types::{BigInt, Bool};
@@ -75,9 +75,16 @@ pub struct ReplicaStatus {
 struct Replica {
     pool: PgPool,
     max_lag: Duration,
-    in_use: AtomicBool,
-    /// Lag in milliseconds; `u64::MAX` while unreachable.
+    /// Lag in milliseconds, rounded up; `u64::MAX` while unreachable (and
+    /// before the first probe). Reads go to the replica while it is within
+    /// `max_lag`: that is derived from this, not kept beside it.
     lag_ms: AtomicU64,
+}
+
+impl Replica {
+    fn in_use(&self) -> bool {
+        u128::from(self.lag_ms.load(Ordering::Relaxed)) <= self.max_lag.as_millis()
+    }
 }
 
 /// Picks the pool a read-only transaction runs on.
@@ -103,7 +110,6 @@ impl ReadRouter {
             replica: Some(Replica {
                 pool: replica,
                 max_lag,
-                in_use: AtomicBool::new(false),
                 lag_ms: AtomicU64::new(u64::MAX),
             }),
         }
@@ -112,7 +118,7 @@ impl ReadRouter {
     /// The pool for the next read-only transaction.
     pub fn pool(&self) -> &PgPool {
         match &self.replica {
-            Some(r) if r.in_use.load(Ordering::Relaxed) => &r.pool,
+            Some(r) if r.in_use() => &r.pool,
             _ => &self.primary,
         }
     }
@@ -125,7 +131,7 @@ impl ReadRouter {
             ms => Some(Duration::from_millis(ms)),
         };
         Some(ReplicaStatus {
-            in_use: r.in_use.load(Ordering::Relaxed),
+            in_use: r.in_use(),
             lag,
         })
     }
@@ -151,12 +157,14 @@ impl ReadRouter {
                 .lsn(REPLICA_LSN)
                 .await
                 .map(|replayed| window.lag(Instant::now(), replayed));
-            let use_it = lag.is_some_and(|lag| lag <= replica.max_lag);
-            let was = replica.in_use.swap(use_it, Ordering::Relaxed);
-            replica.lag_ms.store(
-                lag.map_or(u64::MAX, |l| l.as_millis() as u64),
-                Ordering::Relaxed,
-            );
+            let was = replica.in_use();
+            // Rounded up, so that the whole-millisecond comparison never
+            // admits a replica further behind than `max_lag`.
+            let ms = lag.map_or(u64::MAX, |l| {
+                u64::try_from(l.as_micros().div_ceil(1000)).unwrap_or(u64::MAX - 1)
+            });
+            replica.lag_ms.store(ms, Ordering::Relaxed);
+            let use_it = replica.in_use();
             if was != use_it {
                 match lag {
                     Some(lag) if use_it => {
