@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use stride::auth::Role;
@@ -15,26 +14,10 @@ use stride::config::Limits;
 use stride::proto::events::v1 as ev;
 use stride::proto::gamification::v1 as pb;
 use stride::proto::gamification::v1::gamification_service_client::GamificationServiceClient;
-use uuid::Uuid;
 
 use crate::harness::{PrivateCluster, TestServer, authed, eventually, test_dir};
-use crate::ingest_support::{Fixture, count, publish_stream, timestamp};
+use crate::ingest_support::{Fixture, count, graded_now, publish_stream, stored_points};
 use crate::private_cluster::give_to_postgres;
-
-fn graded(id: &str, user: Uuid, course: Uuid) -> ev::Event {
-    ev::Event {
-        event_id: id.into(),
-        occurred_at: timestamp(Utc::now()),
-        user_id: user.to_string(),
-        organization_id: String::new(),
-        payload: Some(ev::event::Payload::AssessmentGraded(ev::AssessmentGraded {
-            course_id: course.to_string(),
-            assessment_id: id.into(),
-            skill_id: String::new(),
-            score: 80.0,
-        })),
-    }
-}
 
 async fn text(url: &str, sql: &str) -> String {
     #[derive(diesel::QueryableByName)]
@@ -52,7 +35,7 @@ async fn text(url: &str, sql: &str) -> String {
 
 async fn publish_accepted(server: &TestServer, fx: &Fixture, prefix: &str) {
     let list = (0..5)
-        .map(|i| graded(&format!("{prefix}-{i}"), fx.users[0], fx.courses[0]))
+        .map(|i| graded_now(&format!("{prefix}-{i}"), fx.users[0], fx.courses[0], 80.0))
         .collect();
     let results = publish_stream(server, fx.org, list).await;
     assert!(
@@ -87,14 +70,7 @@ async fn a_base_backup_and_the_wal_archive_restore_exactly_the_events_before_a_p
     let base = test_dir(std::process::id()).join("pitr-base/pgdata");
     primary.base_backup(&base, &[]);
     publish_accepted(&server, &fx, "before").await;
-    let points_then = count(
-        &primary.url,
-        &format!(
-            "SELECT total_points AS n FROM user_points WHERE user_id = '{}'",
-            fx.users[0]
-        ),
-    )
-    .await;
+    let points_then = stored_points(&primary.url, fx.users[0]).await;
     assert!(points_then > 0);
     let target = text(&primary.url, "SELECT clock_timestamp()::text AS t").await;
     tokio::time::sleep(Duration::from_millis(200)).await;

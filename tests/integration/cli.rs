@@ -22,6 +22,34 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Runs `cmd` and requires it to succeed; its (stdout, stderr). A failure
+/// shows both.
+fn succeed(cmd: &mut Command) -> (String, String) {
+    let out = cmd.output().expect("run the command");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}{stderr}");
+    (stdout, stderr)
+}
+
+/// Starts `stride serve` (`cmd`, listening on the loopback `port`) and
+/// waits until it is SERVING; the process and a channel to it.
+async fn serve_in_background(
+    cmd: &mut Command,
+    port: u16,
+) -> (std::process::Child, tonic::transport::Channel) {
+    let mut server = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start stride serve");
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect_lazy();
+    wait_serving(&channel, &mut server).await;
+    (server, channel)
+}
+
 /// Waits until `server` reports SERVING on `channel` (60 s at most).
 async fn wait_serving(channel: &tonic::transport::Channel, server: &mut std::process::Child) {
     let mut health = HealthClient::new(channel.clone());
@@ -64,7 +92,8 @@ async fn serve_runs_embedded_postgres_accepts_cli_tokens_and_stops_cleanly() {
     let data_dir = std::env::temp_dir().join(format!("stride-cli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let port = free_port();
-    let mut server = Command::new(BIN)
+    let mut serve = Command::new(BIN);
+    serve
         .args([
             "serve",
             "--listen",
@@ -73,67 +102,42 @@ async fn serve_runs_embedded_postgres_accepts_cli_tokens_and_stops_cleanly() {
         ])
         .arg(&data_dir)
         .env_remove("DATABASE_URL")
-        .env_remove("STRIDE_JWT_SECRET")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start stride serve");
-
-    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
-        .unwrap()
-        .connect_lazy();
-    wait_serving(&channel, &mut server).await;
+        .env_remove("STRIDE_JWT_SECRET");
+    let (server, channel) = serve_in_background(&mut serve, port).await;
 
     // `stride demo` attaches to the running cluster (as in the README).
-    let out = Command::new(BIN)
-        .args(["demo", "--learners", "20", "--data-dir"])
-        .arg(&data_dir)
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("stride demo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        Command::new(BIN)
+            .args(["demo", "--learners", "20", "--data-dir"])
+            .arg(&data_dir)
+            .env_remove("DATABASE_URL"),
     );
 
     // The demo's gamification state, written event by event by ingestion,
     // is what a recompute from scratch finds: nothing to change.
-    let out = Command::new(BIN)
-        .args(["rules", "recompute", "--all", "--dry-run", "--data-dir"])
-        .arg(&data_dir)
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("stride rules recompute");
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{said}");
-    assert!(
-        said.contains(", 0 would change"),
-        "{said}\n{}",
-        String::from_utf8_lossy(&out.stdout)
+    let (printed, said) = succeed(
+        Command::new(BIN)
+            .args(["rules", "recompute", "--all", "--dry-run", "--data-dir"])
+            .arg(&data_dir)
+            .env_remove("DATABASE_URL"),
     );
+    assert!(said.contains(", 0 would change"), "{said}\n{printed}");
     assert!(!said.contains(" 0 people checked"), "{said}");
 
     // Jobs by hand (as cron would), attached to the running cluster; the
     // server runs them too, so each either runs or finds it running.
-    let out = Command::new(BIN)
-        .args([
-            "jobs",
-            "run",
-            "partitions",
-            "retention",
-            "refresh-skill-demand",
-            "--data-dir",
-        ])
-        .arg(&data_dir)
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("stride jobs run");
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (said, _) = succeed(
+        Command::new(BIN)
+            .args([
+                "jobs",
+                "run",
+                "partitions",
+                "retention",
+                "refresh-skill-demand",
+                "--data-dir",
+            ])
+            .arg(&data_dir)
+            .env_remove("DATABASE_URL"),
     );
     for job in ["partitions:", "retention:", "refresh_skill_demand:"] {
         assert!(said.contains(job), "{job} in {said}");
@@ -142,30 +146,25 @@ async fn serve_runs_embedded_postgres_accepts_cli_tokens_and_stops_cleanly() {
     // A token from the CLI, signed with the secret kept in the data folder.
     let user = "5d1a4a5e-0000-4000-8000-000000000002";
     let org = "5d1a4a5e-0000-4000-8000-000000000001";
-    let out = Command::new(BIN)
-        .args([
-            "token",
-            "--sub",
-            user,
-            "--org",
-            org,
-            "--role",
-            "org_admin",
-            "--data-dir",
-        ])
-        .arg(&data_dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("STRIDE_JWT_SECRET")
-        .output()
-        .expect("stride token");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (token, _) = succeed(
+        Command::new(BIN)
+            .args([
+                "token",
+                "--sub",
+                user,
+                "--org",
+                org,
+                "--role",
+                "org_admin",
+                "--data-dir",
+            ])
+            .arg(&data_dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("STRIDE_JWT_SECRET"),
     );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let token = token.trim();
     let me = IdentityServiceClient::new(channel)
-        .who_am_i(authed(WhoAmIRequest::default(), &token))
+        .who_am_i(authed(WhoAmIRequest::default(), token))
         .await
         .expect("WhoAmI with a CLI token")
         .into_inner();
@@ -218,23 +217,18 @@ fn serve_explains_missing_postgres_binaries() {
 async fn the_compose_setup_creates_the_runtime_role_before_the_first_migration() {
     let cluster = crate::private_cluster::PrivateCluster::bare("compose").await;
     let app_password = "compose-app-password";
-    let out = Command::new("sh")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/deploy/postgres-init.sh"
-        ))
-        .env("POSTGRES_USER", "postgres")
-        .env("POSTGRES_DB", "stride")
-        .env("STRIDE_APP_PASSWORD", app_password)
-        .env("PGHOST", "127.0.0.1")
-        .env("PGPORT", cluster.port().to_string())
-        .env("PGPASSWORD", cluster.superuser_password())
-        .output()
-        .expect("run deploy/postgres-init.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        Command::new("sh")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/deploy/postgres-init.sh"
+            ))
+            .env("POSTGRES_USER", "postgres")
+            .env("POSTGRES_DB", "stride")
+            .env("STRIDE_APP_PASSWORD", app_password)
+            .env("PGHOST", "127.0.0.1")
+            .env("PGPORT", cluster.port().to_string())
+            .env("PGPASSWORD", cluster.superuser_password()),
     );
 
     let port = free_port();
@@ -243,36 +237,25 @@ async fn the_compose_setup_creates_the_runtime_role_before_the_first_migration()
         "postgres://stride_app:{app_password}@127.0.0.1:{}/stride",
         cluster.port()
     );
-    let mut server = Command::new(BIN)
+    let mut serve = Command::new(BIN);
+    serve
         .arg("serve")
         .env("DATABASE_URL", &cluster.url)
         .env("STRIDE_APP_DATABASE_URL", &app_url)
         .env("STRIDE_JWT_SECRET", secret)
         .env("STRIDE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("STRIDE_METRICS_LISTEN", "off")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start stride serve");
-    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
-        .unwrap()
-        .connect_lazy();
-    wait_serving(&channel, &mut server).await;
+        .env("STRIDE_METRICS_LISTEN", "off");
+    let (server, channel) = serve_in_background(&mut serve, port).await;
 
-    let out = Command::new(BIN)
-        .args(["token", "--service", "lms", "--scope", "events:write"])
-        .env("DATABASE_URL", &cluster.url)
-        .env("STRIDE_JWT_SECRET", secret)
-        .output()
-        .expect("stride token");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (token, _) = succeed(
+        Command::new(BIN)
+            .args(["token", "--service", "lms", "--scope", "events:write"])
+            .env("DATABASE_URL", &cluster.url)
+            .env("STRIDE_JWT_SECRET", secret),
     );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let token = token.trim();
     let me = IdentityServiceClient::new(channel)
-        .who_am_i(authed(WhoAmIRequest::default(), &token))
+        .who_am_i(authed(WhoAmIRequest::default(), token))
         .await
         .expect("WhoAmI")
         .into_inner();

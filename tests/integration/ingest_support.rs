@@ -95,6 +95,29 @@ pub fn timestamp(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
     })
 }
 
+/// An assessment of `user` in `course` graded `score`, happening now; the
+/// event id is also the assessment id.
+pub fn graded_now(id: &str, user: Uuid, course: Uuid, score: f64) -> pb::Event {
+    pb::Event {
+        event_id: id.into(),
+        occurred_at: timestamp(Utc::now()),
+        user_id: user.to_string(),
+        organization_id: String::new(),
+        payload: Some(pb::event::Payload::AssessmentGraded(pb::AssessmentGraded {
+            course_id: course.to_string(),
+            assessment_id: id.into(),
+            skill_id: String::new(),
+            score,
+        })),
+    }
+}
+
+/// A person's total points as the database at `owner_url` holds them.
+pub async fn stored_points(owner_url: &str, user: Uuid) -> i64 {
+    let sql = format!("SELECT total_points AS n FROM user_points WHERE user_id = '{user}'");
+    count(owner_url, &sql).await
+}
+
 /// `n` random events of every kind over the last 40 days, ids `<prefix>-<i>`.
 pub fn random_events(fx: &Fixture, n: usize, seed: u64, prefix: &str) -> Vec<pb::Event> {
     use pb::event::Payload as P;

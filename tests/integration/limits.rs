@@ -16,6 +16,18 @@ use crate::harness::{TestServer, authed, eventually};
 use crate::health::scrape;
 use crate::ingest_support::count;
 
+/// A server whose calls have 300 ms, and a learner's token for it.
+async fn learner_with_deadline_300ms() -> (TestServer, String) {
+    let limits = Limits {
+        request_timeout_ms: 300,
+        ..Limits::default()
+    };
+    let server = TestServer::start_with(limits).await;
+    let (user, org) = server.person(None, &[Role::Learner]).await;
+    let token = server.user_token(user, org, Role::Learner);
+    (server, token)
+}
+
 /// Calls WhoAmI with `token`.
 async fn who_am_i(server: &TestServer, token: &str) -> Result<(), tonic::Status> {
     IdentityServiceClient::new(server.channel())
@@ -87,13 +99,7 @@ async fn a_call_that_waits_too_long_for_a_connection_fails_unavailable_and_the_p
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_past_the_server_deadline_gets_deadline_exceeded_and_changes_nothing() {
-    let limits = Limits {
-        request_timeout_ms: 300,
-        ..Limits::default()
-    };
-    let server = TestServer::start_with(limits).await;
-    let (user, org) = server.person(None, &[Role::Learner]).await;
-    let token = server.user_token(user, org, Role::Learner);
+    let (server, token) = learner_with_deadline_300ms().await;
     // Warm: the first calls open the pool's connections within the deadline.
     assert!(
         eventually(Duration::from_secs(10), async || who_am_i(&server, &token)
@@ -191,13 +197,7 @@ async fn a_call_cut_off_by_its_deadline_leaves_no_transaction_open() {
     use stride::proto::gamification::v1 as pb;
     use stride::proto::gamification::v1::gamification_service_client::GamificationServiceClient;
 
-    let limits = Limits {
-        request_timeout_ms: 300,
-        ..Limits::default()
-    };
-    let server = TestServer::start_with(limits).await;
-    let (user, org) = server.person(None, &[Role::Learner]).await;
-    let token = server.user_token(user, org, Role::Learner);
+    let (server, token) = learner_with_deadline_300ms().await;
     let profile = || {
         let mut client = GamificationServiceClient::new(server.channel());
         let request = authed(pb::GetProfileRequest::default(), &token);

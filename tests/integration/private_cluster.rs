@@ -109,17 +109,12 @@ impl PrivateCluster {
             self.pg.port(),
             self.superuser_password()
         );
-        let out = postgres_command(&self.bin().join("pg_basebackup"))
-            .arg("-D")
-            .arg(dest)
-            .args(["-d", &conninfo, "-X", "stream", "-c", "fast"])
-            .args(extra)
-            .output()
-            .expect("run pg_basebackup");
-        assert!(
-            out.status.success(),
-            "pg_basebackup failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        succeed(
+            postgres_command(&self.bin().join("pg_basebackup"))
+                .arg("-D")
+                .arg(dest)
+                .args(["-d", &conninfo, "-X", "stream", "-c", "fast"])
+                .args(extra),
         );
     }
 
@@ -131,22 +126,13 @@ impl PrivateCluster {
         std::fs::create_dir_all(&dir).expect("restore folder");
         give_to_postgres(&dir);
         let pgdata = dir.join("pgdata");
-        let out = postgres_command(Path::new("/bin/cp"))
-            .arg("-a")
-            .arg(backup)
-            .arg(&pgdata)
-            .output()
-            .expect("copy the base backup");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        succeed(
+            postgres_command(Path::new("/bin/cp"))
+                .arg("-a")
+                .arg(backup)
+                .arg(&pgdata),
         );
-        let signal = postgres_command(Path::new("/usr/bin/touch"))
-            .arg(pgdata.join("recovery.signal"))
-            .status()
-            .expect("recovery.signal");
-        assert!(signal.success());
+        succeed(postgres_command(Path::new("/usr/bin/touch")).arg(pgdata.join("recovery.signal")));
         self.share_password(&dir);
         Self::launch(dir, settings).await
     }
@@ -175,6 +161,16 @@ impl PrivateCluster {
 
 fn folder(name: &str) -> PathBuf {
     test_dir(std::process::id()).join(name)
+}
+
+/// Runs `cmd` and requires it to succeed, showing its stderr if not.
+fn succeed(cmd: &mut Command) {
+    let out = cmd.output().expect("run the command");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A command run as the `postgres` OS user when we are root (the server

@@ -5,31 +5,14 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use stride::auth::Role;
 use stride::proto::events::v1 as ev;
 use stride::proto::gamification::v1 as pb;
 use stride::proto::gamification::v1::gamification_service_client::GamificationServiceClient;
-use uuid::Uuid;
 
 use crate::harness::{PrivateCluster, TestServer, authed, eventually};
 use crate::health::scrape;
-use crate::ingest_support::{Fixture, count, publish_stream, timestamp};
-
-fn graded(id: &str, user: Uuid, course: Uuid, score: f64) -> ev::Event {
-    ev::Event {
-        event_id: id.into(),
-        occurred_at: timestamp(Utc::now()),
-        user_id: user.to_string(),
-        organization_id: String::new(),
-        payload: Some(ev::event::Payload::AssessmentGraded(ev::AssessmentGraded {
-            course_id: course.to_string(),
-            assessment_id: id.into(),
-            skill_id: String::new(),
-            score,
-        })),
-    }
-}
+use crate::ingest_support::{Fixture, count, graded_now, publish_stream, stored_points};
 
 /// The learner's points as `server` answers GetProfile.
 async fn points(server: &TestServer, fx: &Fixture) -> Option<u64> {
@@ -39,15 +22,6 @@ async fn points(server: &TestServer, fx: &Fixture) -> Option<u64> {
         .await
         .ok()
         .map(|r| r.into_inner().total_points)
-}
-
-/// The learner's points on the primary, as its owner reads them.
-async fn primary_points(primary: &PrivateCluster, fx: &Fixture) -> u64 {
-    let sql = format!(
-        "SELECT total_points AS n FROM user_points WHERE user_id = '{}'",
-        fx.users[0]
-    );
-    count(&primary.url, &sql).await as u64
 }
 
 async fn in_use(server: &TestServer) -> bool {
@@ -93,7 +67,7 @@ async fn reads_use_the_replica_while_it_keeps_up_and_the_primary_when_it_lags_or
     let results = publish_stream(
         &lenient,
         fx.org,
-        vec![graded("r1", fx.users[0], course, 90.0)],
+        vec![graded_now("r1", fx.users[0], course, 90.0)],
     )
     .await;
     assert_eq!(
@@ -101,7 +75,7 @@ async fn reads_use_the_replica_while_it_keeps_up_and_the_primary_when_it_lags_or
         ev::EventStatus::Accepted as i32,
         "{results:?}"
     );
-    let first = primary_points(&primary, &fx).await;
+    let first = stored_points(&primary.url, fx.users[0]).await as u64;
     assert!(first > 0);
     for server in [&lenient, &strict] {
         assert!(
@@ -128,7 +102,7 @@ async fn reads_use_the_replica_while_it_keeps_up_and_the_primary_when_it_lags_or
     let results = publish_stream(
         &strict,
         fx.org,
-        vec![graded("r2", fx.users[0], course, 100.0)],
+        vec![graded_now("r2", fx.users[0], course, 100.0)],
     )
     .await;
     assert_eq!(
@@ -136,7 +110,7 @@ async fn reads_use_the_replica_while_it_keeps_up_and_the_primary_when_it_lags_or
         ev::EventStatus::Accepted as i32,
         "{results:?}"
     );
-    let second = primary_points(&primary, &fx).await;
+    let second = stored_points(&primary.url, fx.users[0]).await as u64;
     assert!(second > first, "the write reached the primary");
 
     // The strict server leaves the replica and answers from the primary...
