@@ -48,10 +48,13 @@ async fn block_token_checks(server: &TestServer) -> AsyncPgConnection {
     locker
 }
 
-/// Calls waiting for the lock of [`block_token_checks`].
+/// Calls waiting for the lock of [`block_token_checks`], in this test's
+/// database (other tests share the cluster, and cloned databases share
+/// table OIDs).
 async fn blocked_calls(server: &TestServer) -> i64 {
     let sql = "SELECT count(*) AS n FROM pg_locks \
-               WHERE NOT granted AND relation = 'revoked_tokens'::regclass";
+               WHERE NOT granted AND relation = 'revoked_tokens'::regclass \
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
     count(&server.db_url, sql).await
 }
 
@@ -217,9 +220,10 @@ async fn a_call_cut_off_by_its_deadline_leaves_no_transaction_open() {
     // While the lock is still held, the abandoned transaction ends: it is
     // neither parked in the pool nor left waiting. Within 2.5 s: shorter
     // than the health probe's 5 s, whose next checkout would discard a
-    // parked connection and hide the leak.
+    // parked connection and hide the leak. Only this test's database:
+    // other tests' servers share the cluster and its stride_app role.
     let open = "SELECT count(*) AS n FROM pg_stat_activity \
-                WHERE usename = 'stride_app' \
+                WHERE usename = 'stride_app' AND datname = current_database() \
                 AND (xact_start IS NOT NULL OR state LIKE 'idle in transaction%')";
     assert!(
         eventually(Duration::from_millis(2_500), async || count(
