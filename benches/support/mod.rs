@@ -32,9 +32,7 @@ impl Bench {
         let opts = EmbeddedOptions {
             data_dir: dir,
             pg_bin: std::env::var_os("STRIDE_PG_BIN").map(PathBuf::from),
-            settings: std::env::var("STRIDE_BENCH_LOG_STATEMENTS")
-                .map(|_| vec![("log_min_duration_statement".to_string(), "0".to_string())])
-                .unwrap_or_default(),
+            settings: bench_settings(),
             port: None,
         };
         eprintln!("starting PostgreSQL in {} ...", opts.data_dir.display());
@@ -82,12 +80,34 @@ impl Bench {
     }
 }
 
+/// The benches' HS256 secret; a server in its own process gets it too.
+pub const JWT_SECRET: &str = "bench-secret-bench-secret-bench-secret";
+
+/// Settings the profiling knobs add: every statement logged
+/// (STRIDE_BENCH_LOG_STATEMENTS), pg_stat_statements (STRIDE_BENCH_WAITS),
+/// any others as `STRIDE_BENCH_PG_SETTINGS=name=value,name=value`.
+fn bench_settings() -> Vec<(String, String)> {
+    let mut settings: Vec<(String, String)> = std::env::var("STRIDE_BENCH_PG_SETTINGS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    if std::env::var_os("STRIDE_BENCH_LOG_STATEMENTS").is_some() {
+        settings.push(("log_min_duration_statement".into(), "0".into()));
+    }
+    if std::env::var_os("STRIDE_BENCH_WAITS").is_some() {
+        settings.push((
+            "shared_preload_libraries".into(),
+            "pg_stat_statements".into(),
+        ));
+        settings.push(("pg_stat_statements.track".into(), "all".into()));
+    }
+    settings
+}
+
 pub fn keys() -> TokenKeys {
-    TokenKeys::hs256(
-        b"bench-secret-bench-secret-bench-secret",
-        "stride",
-        "stride",
-    )
+    TokenKeys::hs256(JWT_SECRET.as_bytes(), "stride", "stride")
 }
 
 /// The UUID of bench user `i`, as the benches' SQL builds it too
@@ -119,17 +139,18 @@ pub struct PgbenchRun {
     pub latencies_us: Vec<u64>,
 }
 
-/// Runs `script` through pgbench as the runtime role for `seconds` with
-/// `clients`; with `log`, collects every transaction's latency.
+/// Runs `scripts` (each with its weight) through pgbench as the runtime
+/// role for `seconds` with `clients`; with `log`, collects every
+/// transaction's latency.
 pub fn pgbench(
     bench: &Bench,
-    script: &Path,
+    scripts: &[(&Path, u32)],
     clients: usize,
     seconds: usize,
     log: bool,
 ) -> Result<PgbenchRun> {
     let bin = find_pg_bin(bench.opts.pg_bin.as_deref())?.join("pgbench");
-    let logs = bench.file(&format!("pgbench-logs-{clients}"));
+    let logs = bench.file(&format!("pgbench-logs-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&logs)?;
     let threads = clients.clamp(1, 2);
     eprintln!("running pgbench with {clients} client(s) for {seconds} s ...");
@@ -144,8 +165,10 @@ pub fn pgbench(
             "-j",
             &threads.to_string(),
         ])
-        .args(["-T", &seconds.to_string(), "-f"])
-        .arg(script);
+        .args(["-T", &seconds.to_string()]);
+    for (script, weight) in scripts {
+        cmd.arg("-f").arg(format!("{}@{weight}", script.display()));
+    }
     if log {
         cmd.arg("-l");
     }

@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{
     AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
 };
@@ -115,6 +117,10 @@ impl Drop for Lease {
     }
 }
 
+/// How long a pooled connection may sit unused before its next checkout
+/// probes it (the database may have restarted meanwhile).
+const IDLE_BEFORE_PROBE: Duration = Duration::from_secs(2);
+
 /// Builds the pool. Connections are opened lazily; `wait` bounds how long a
 /// request queues for one before failing with UNAVAILABLE. Each connection
 /// runs with `statement_timeout` (just past the request deadline): a call
@@ -143,8 +149,27 @@ pub fn build_pool(
             Ok(conn)
         })
     });
+    // A test query on every checkout was a round trip per request (two with
+    // the token check): a connection in steady use is known good, and one
+    // that broke is marked broken by the failed call and not returned.
+    // Only a connection idle for a while is probed before reuse.
+    config.recycling_method = RecyclingMethod::Fast;
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Pool::builder(manager)
+        .pre_recycle(deadpool::managed::Hook::async_fn(
+            |conn: &mut AsyncPgConnection, metrics: &deadpool::managed::Metrics| {
+                Box::pin(async move {
+                    if metrics.last_used() < IDLE_BEFORE_PROBE {
+                        return Ok(());
+                    }
+                    conn.batch_execute("SELECT 1").await.map_err(|err| {
+                        deadpool::managed::HookError::Backend(
+                            diesel_async::pooled_connection::PoolError::QueryError(err),
+                        )
+                    })
+                })
+            },
+        ))
         .max_size(size)
         .wait_timeout(Some(wait))
         .create_timeout(Some(wait))

@@ -1,0 +1,83 @@
+//! The Stride server under test: the release `stride serve` binary in its
+//! own process (so its memory is its own), on the benchmark's cluster.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use tonic::transport::Channel;
+
+use crate::support::{Bench, JWT_SECRET};
+
+pub struct Server {
+    child: Child,
+    pub channel: Channel,
+}
+
+impl Server {
+    /// Starts `stride serve` as the runtime role (migrations already ran)
+    /// with the background jobs off, so nothing but the scenario runs.
+    pub async fn start(bench: &Bench) -> Result<Server> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_stride"))
+            .arg("serve")
+            .env("DATABASE_URL", &bench.owner_url)
+            .env("STRIDE_APP_DATABASE_URL", &bench.app_url)
+            .env("STRIDE_JWT_SECRET", JWT_SECRET)
+            .env("STRIDE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("STRIDE_METRICS_LISTEN", "off")
+            .env("STRIDE_NO_MIGRATE", "true")
+            .env("STRIDE_JOBS", "false")
+            .env("STRIDE_INGEST_BATCH_SIZE", "1000")
+            .env("STRIDE_POOL_SIZE", "16")
+            .env(
+                "RUST_LOG",
+                std::env::var("STRIDE_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .spawn()
+            .context("cannot start the stride binary")?;
+        let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}"))?;
+        let started = Instant::now();
+        let channel = loop {
+            match endpoint.connect().await {
+                Ok(channel) => break channel,
+                Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(err) => bail!("stride serve did not listen within 30 s: {err}"),
+            }
+        };
+        Ok(Server { child, channel })
+    }
+
+    /// Forgets the peak so the next reading is the next scenario's own
+    /// (`clear_refs` 5 resets VmHWM, Linux 4.0+).
+    pub fn reset_peak(&self) {
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+    }
+
+    /// The server's peak resident memory since the last reset, in MiB.
+    pub fn peak_rss_mib(&self) -> Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .context("no VmHWM in /proc/<pid>/status")?;
+        Ok(kib / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
