@@ -72,6 +72,11 @@ struct Top {
     total: f64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     calls: i64,
+    /// Times planned and time spent planning (with track_planning on).
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    plans: i64,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    planning: f64,
     #[diesel(sql_type = diesel::sql_types::Double)]
     mean: f64,
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -91,8 +96,8 @@ pub async fn top_statements(owner_url: &str, what: &str) {
         eprintln!("top statements ({what}):");
         for t in top {
             eprintln!(
-                "  {:>9.0} ms {:>7} calls {:>8.3} ms/call  {}",
-                t.total, t.calls, t.mean, t.query
+                "  {:>9.0} ms {:>7} calls {:>7} plans ({:>6.0} ms) {:>8.3} ms/call  {}",
+                t.total, t.calls, t.plans, t.planning, t.mean, t.query
             );
         }
     }
@@ -107,7 +112,8 @@ pub async fn top_statements(owner_url: &str, what: &str) {
 async fn top(conn: &mut AsyncPgConnection) -> diesel::QueryResult<Vec<Top>> {
     use diesel_async::RunQueryDsl;
     diesel::sql_query(
-        "SELECT total_exec_time + total_plan_time AS total, calls, (total_exec_time + total_plan_time) / calls AS mean,
+        "SELECT total_exec_time + total_plan_time AS total, calls, plans, total_plan_time AS planning,
+                (total_exec_time + total_plan_time) / calls AS mean,
                 left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
            FROM pg_stat_statements WHERE calls > 0 ORDER BY 1 DESC LIMIT 8",
     )

@@ -102,6 +102,7 @@ fn bench_settings() -> Vec<(String, String)> {
             "pg_stat_statements".into(),
         ));
         settings.push(("pg_stat_statements.track".into(), "all".into()));
+        settings.push(("pg_stat_statements.track_planning".into(), "on".into()));
     }
     settings
 }
