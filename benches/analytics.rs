@@ -18,14 +18,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use stride::auth::{Role, Subject};
 use stride::config::Limits;
 use stride::proto::analytics::v1 as pb;
 use stride::proto::analytics::v1::analytics_service_client::AnalyticsServiceClient;
 use support::{Bench, authed, env_or, percentile, user};
-use tonic::transport::Channel;
 use uuid::Uuid;
 
 const ORG: &str = "a1a1a000-0000-4000-8000-000000000000";
@@ -71,7 +70,7 @@ async fn run(bench: &Bench) -> Result<()> {
         if !fresh {
             // Fill the cache once.
             for t in &heavy {
-                bundle(&channel, t, false).await?;
+                support::analytics_bundle(&channel, t, false).await?;
             }
         }
         let started = Instant::now();
@@ -84,7 +83,7 @@ async fn run(bench: &Bench) -> Result<()> {
                     let mut bundles = Vec::new();
                     for _ in 0..rounds {
                         let t0 = Instant::now();
-                        calls.extend(bundle(&channel, &t, fresh).await?);
+                        calls.extend(support::analytics_bundle(&channel, &t, fresh).await?);
                         bundles.push(t0.elapsed().as_micros() as u64);
                     }
                     Ok::<_, anyhow::Error>((calls, bundles))
@@ -222,90 +221,6 @@ async fn run(bench: &Bench) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The 9 analytics of one learner, sent together; their latencies (µs).
-async fn bundle(channel: &Channel, token: &str, fresh: bool) -> Result<Vec<u64>> {
-    let c = || AnalyticsServiceClient::new(channel.clone());
-    let me = || Some(pb::LearnerSubject::default());
-    macro_rules! timed {
-        ($method:ident, $req:expr) => {{
-            let mut client = c();
-            let request = authed($req, token);
-            async move {
-                let t = Instant::now();
-                client.$method(request).await.context(stringify!($method))?;
-                Ok::<u64, anyhow::Error>(t.elapsed().as_micros() as u64)
-            }
-        }};
-    }
-    let (a, b, c3, d, e, f, g, h, i) = tokio::join!(
-        timed!(
-            get_learning_velocity,
-            pb::GetLearningVelocityRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_skill_gap_matrix,
-            pb::GetSkillGapMatrixRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_engagement_score,
-            pb::GetEngagementScoreRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_mastery_progress,
-            pb::GetMasteryProgressRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_assessment_performance,
-            pb::GetAssessmentPerformanceRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_content_effectiveness,
-            pb::GetContentEffectivenessRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_drop_off_risk,
-            pb::GetDropOffRiskRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_outcome_forecast,
-            pb::GetOutcomeForecastRequest {
-                subject: me(),
-                course_id: String::new(),
-                fresh
-            }
-        ),
-        timed!(
-            get_recommendations,
-            pb::GetRecommendationsRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-    );
-    Ok(vec![a?, b?, c3?, d?, e?, f?, g?, h?, i?])
 }
 
 fn ms(us: u64) -> f64 {

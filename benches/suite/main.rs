@@ -460,94 +460,11 @@ fn every_second(url: &str, sql: String) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// The 9 analytics of one learner, sent together; each call's latency.
-async fn analytics_bundle(channel: &Channel, token: &str, fresh: bool) -> Result<Vec<u64>> {
-    let me = || Some(apb::LearnerSubject::default());
-    macro_rules! timed {
-        ($method:ident, $req:expr) => {{
-            let mut client = AnalyticsServiceClient::new(channel.clone());
-            let request = authed($req, token);
-            async move {
-                let t = Instant::now();
-                client.$method(request).await.context(stringify!($method))?;
-                Ok::<u64, anyhow::Error>(t.elapsed().as_micros() as u64)
-            }
-        }};
-    }
-    let (a, b, c, d, e, f, g, h, i) = tokio::join!(
-        timed!(
-            get_learning_velocity,
-            apb::GetLearningVelocityRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_skill_gap_matrix,
-            apb::GetSkillGapMatrixRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_engagement_score,
-            apb::GetEngagementScoreRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_mastery_progress,
-            apb::GetMasteryProgressRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_assessment_performance,
-            apb::GetAssessmentPerformanceRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_content_effectiveness,
-            apb::GetContentEffectivenessRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_drop_off_risk,
-            apb::GetDropOffRiskRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-        timed!(
-            get_outcome_forecast,
-            apb::GetOutcomeForecastRequest {
-                subject: me(),
-                course_id: String::new(),
-                fresh
-            }
-        ),
-        timed!(
-            get_recommendations,
-            apb::GetRecommendationsRequest {
-                subject: me(),
-                fresh
-            }
-        ),
-    );
-    Ok(vec![a?, b?, c?, d?, e?, f?, g?, h?, i?])
-}
-
 /// One learner's bundle at a time, learners 1..=WARM in turn.
 async fn bundle(ctx: &Ctx<'_>, server: &Server, fresh: bool) -> Result<Row> {
     if !fresh {
         for token in &ctx.warm {
-            analytics_bundle(&ctx.channel, token, false).await?;
+            support::analytics_bundle(&ctx.channel, token, false).await?;
         }
     }
     let calls = Arc::new(Mutex::new(Vec::new()));
@@ -561,7 +478,7 @@ async fn bundle(ctx: &Ctx<'_>, server: &Server, fresh: bool) -> Result<Row> {
         let (channel, tokens, sink) = (channel.clone(), tokens.clone(), sink.clone());
         let token = tokens[turn.fetch_add(1, Ordering::Relaxed) % tokens.len()].clone();
         async move {
-            let own = analytics_bundle(&channel, &token, fresh).await?;
+            let own = support::analytics_bundle(&channel, &token, fresh).await?;
             let n = own.len();
             sink.lock().expect("latencies").extend(own);
             Ok(n)

@@ -1,17 +1,20 @@
 //! What the benchmarks share: an embedded PostgreSQL with the schema and
 //! the runtime role, a Stride server on 127.0.0.1, authenticated requests,
-//! pgbench as the database's own ceiling, and latency percentiles.
+//! pgbench as the database's own ceiling, latency percentiles, and a
+//! learner's analytics bundle.
 
 #![allow(dead_code)] // each bench uses its own part
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use stride::auth::TokenKeys;
 use stride::config::Limits;
 use stride::embedded_pg::{EmbeddedOptions, EmbeddedPostgres, find_pg_bin};
+use stride::proto::analytics::v1 as pb;
+use stride::proto::analytics::v1::analytics_service_client::AnalyticsServiceClient;
 use tonic::transport::Channel;
 
 pub const APP_PASSWORD: &str = "0b1e2c3d4e5f60718293a4b5c6d7e8f9";
@@ -214,4 +217,87 @@ pub fn percentile(values: &mut [u64], p: f64) -> u64 {
     values.sort_unstable();
     let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
     values[rank.clamp(1, values.len()) - 1]
+}
+
+/// The 9 analytics of one learner, sent together; each call's latency.
+pub async fn analytics_bundle(channel: &Channel, token: &str, fresh: bool) -> Result<Vec<u64>> {
+    let me = || Some(pb::LearnerSubject::default());
+    macro_rules! timed {
+        ($method:ident, $req:expr) => {{
+            let mut client = AnalyticsServiceClient::new(channel.clone());
+            let request = authed($req, token);
+            async move {
+                let t = Instant::now();
+                client.$method(request).await.context(stringify!($method))?;
+                Ok::<u64, anyhow::Error>(t.elapsed().as_micros() as u64)
+            }
+        }};
+    }
+    let (a, b, c, d, e, f, g, h, i) = tokio::join!(
+        timed!(
+            get_learning_velocity,
+            pb::GetLearningVelocityRequest {
+                subject: me(),
+                fresh
+            }
+        ),
+        timed!(
+            get_skill_gap_matrix,
+            pb::GetSkillGapMatrixRequest {
+                subject: me(),
+                fresh
+            }
+        ),
+        timed!(
+            get_engagement_score,
+            pb::GetEngagementScoreRequest {
+                subject: me(),
+                fresh
+            }
+        ),
+        timed!(
+            get_mastery_progress,
+            pb::GetMasteryProgressRequest {
+                subject: me(),
+                fresh
+            }
+        ),
+        timed!(
+            get_assessment_performance,
+            pb::GetAssessmentPerformanceRequest {
+                subject: me(),
+                fresh
+            }
+        ),
+        timed!(
+            get_content_effectiveness,
+            pb::GetContentEffectivenessRequest {
+                subject: me(),
+                fresh
+            }
+        ),
+        timed!(
+            get_drop_off_risk,
+            pb::GetDropOffRiskRequest {
+                subject: me(),
+                fresh
+            }
+        ),
+        timed!(
+            get_outcome_forecast,
+            pb::GetOutcomeForecastRequest {
+                subject: me(),
+                course_id: String::new(),
+                fresh
+            }
+        ),
+        timed!(
+            get_recommendations,
+            pb::GetRecommendationsRequest {
+                subject: me(),
+                fresh
+            }
+        ),
+    );
+    Ok(vec![a?, b?, c?, d?, e?, f?, g?, h?, i?])
 }
