@@ -1,9 +1,9 @@
 //! The database's own ceiling: pgbench scripts doing the SQL work Stride
 //! does for each scenario, in one transaction per operation, with the rows
 //! generated server-side (cheaper than binding them, so the ceiling is, if
-//! anything, generous). The statements follow what Stride sends (seen with
-//! `STRIDE_BENCH_LOG_STATEMENTS=1`): identity, catalogue lookups, receipts,
-//! events, derived rows, points, cache invalidation.
+//! anything, generous). The statements are modelled on what Stride sends
+//! (see it with `STRIDE_BENCH_LOG_STATEMENTS=1`): identity, catalogue
+//! lookups, receipts, events, derived rows, points, cache invalidation.
 
 use crate::dataset::{self, ENROLLED, LESSONS, ORG, Size, ZONE, sql_id};
 use crate::load::WARM;
