@@ -61,7 +61,7 @@ async fn run(bench: &Bench) -> Result<()> {
         .collect::<Result<_, _>>()?;
     let admin = token(ADMIN.parse()?, Role::OrgAdmin)?;
     let channel = bench.serve(keys.clone(), Limits::default()).await?;
-    let events = count(&bench.owner_url, "SELECT (SELECT count(*) FROM learning_events WHERE user_id = '00000000-0000-4000-8000-000000000001') + (SELECT count(*) FROM assessments WHERE user_id = '00000000-0000-4000-8000-000000000001')").await?;
+    let events = support::count(&bench.owner_url, "SELECT (SELECT count(*) FROM learning_events WHERE user_id = '00000000-0000-4000-8000-000000000001') + (SELECT count(*) FROM assessments WHERE user_id = '00000000-0000-4000-8000-000000000001')").await?;
     println!(
         "analytics benchmark: {learners} learners, {HEAVY} of them with a year of activity (~{events} events each), 2 cores"
     );
@@ -225,21 +225,6 @@ async fn run(bench: &Bench) -> Result<()> {
 
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
-}
-
-async fn count(url: &str, sql: &str) -> Result<i64> {
-    use diesel::QueryableByName;
-    use diesel_async::RunQueryDsl;
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let mut conn = AsyncPgConnection::establish(url).await?;
-    let n: N = diesel::sql_query(format!("SELECT ({sql}) AS n"))
-        .get_result(&mut conn)
-        .await?;
-    Ok(n.n)
 }
 
 /// The organization, generated in SQL: departments, courses with skills, a

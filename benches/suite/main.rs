@@ -102,10 +102,8 @@ async fn run(bench: &Bench, size: Size) -> Result<()> {
     let only = std::env::var("STRIDE_BENCH_SCENARIOS").ok();
     let wanted = |name: &str| {
         let id = name.split('.').next().unwrap_or_default();
-        only.as_deref().is_none_or(|o| {
-            o.split(',')
-                .any(|w| w.trim() == id || id.starts_with(w.trim()))
-        })
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|w| id.starts_with(w.trim())))
     };
     macro_rules! scenario {
         ($name:expr, $f:expr) => {{
@@ -114,7 +112,8 @@ async fn run(bench: &Bench, size: Size) -> Result<()> {
                 server.reset_peak();
                 waits::top_statements(&bench.owner_url, "before").await;
                 let sampler = waits::Sampler::start(&bench.owner_url);
-                let row: Row = $f.await.with_context(|| $name)?;
+                let mut row: Row = $f.await.with_context(|| $name)?;
+                row.scenario = $name.to_string();
                 if let Some(s) = sampler {
                     s.print("scenario, both sides").await;
                 }
@@ -234,20 +233,8 @@ async fn postgres_version(url: &str) -> Result<String> {
 
 /// Events the ceiling stored under `tag`.
 async fn ceiling_events(url: &str, tag: &str) -> Result<usize> {
-    use diesel::QueryableByName;
-    use diesel_async::RunQueryDsl;
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let mut conn = AsyncPgConnection::establish(url).await?;
-    let n: N = diesel::sql_query(format!(
-        "SELECT count(*) AS n FROM event_receipts WHERE event_id LIKE 'ceil-{tag}-%'"
-    ))
-    .get_result(&mut conn)
-    .await?;
-    Ok(n.n as usize)
+    let sql = format!("SELECT count(*) FROM event_receipts WHERE event_id LIKE 'ceil-{tag}-%'");
+    Ok(support::count(url, &sql).await? as usize)
 }
 
 /// pgbench over `scripts` for the scenario's duration; every transaction's
@@ -339,13 +326,7 @@ async fn unary(ctx: &Ctx<'_>, server: &Server) -> Result<Row> {
     let stride = Figures::of(lat, units, elapsed, "events/s");
     let script = ceilings::ingest(&ctx.size, "unary", "1");
     let ceiling = ceiling(ctx, &[("unary", script, 1)], 16, "events/s", Some("unary")).await?;
-    Ok(Row::new(
-        "1. unary PublishEvent, 16 producers",
-        stride,
-        Some(ceiling),
-        rss,
-    )
-    .share_of_ceiling(0.60))
+    Ok(Row::new(stride, Some(ceiling), rss).share_of_ceiling(0.60))
 }
 
 async fn stream(ctx: &Ctx<'_>, server: &Server) -> Result<Row> {
@@ -367,14 +348,9 @@ async fn stream(ctx: &Ctx<'_>, server: &Server) -> Result<Row> {
         ceilings::ingest(&ctx.size, "stream", ":n")
     );
     let ceiling = ceiling(ctx, &[("stream", script, 1)], 4, "events/s", Some("stream")).await?;
-    Ok(Row::new(
-        "2. PublishEvents, 4 producers, batches 100-1000",
-        stride,
-        Some(ceiling),
-        rss,
-    )
-    .share_of_ceiling(0.70)
-    .note("latency is per stream (one batch), the ceiling's per batch transaction".into()))
+    Ok(Row::new(stride, Some(ceiling), rss)
+        .share_of_ceiling(0.70)
+        .note("latency is per stream (one batch), the ceiling's per batch transaction".into()))
 }
 
 /// Ingests batches of 100 every 200 ms (500 events/s) until stopped.
@@ -433,7 +409,7 @@ async fn board(ctx: &Ctx<'_>, server: &Server) -> Result<Row> {
     stop.store(true, Ordering::Relaxed);
     let ingested = ingest.await??;
     let rate = ingested as f64 / started.elapsed().as_secs_f64();
-    Ok(Row::new("3. leaderboard top 10 + own rank, 32 callers, during ingestion", stride, Some(ceiling?), rss)
+    Ok(Row::new(stride, Some(ceiling?), rss)
         .p99_at_most(10.0)
         .note(format!(
             "both sides run while one producer streams batches of 100 every 200 ms through Stride ({rate:.0} events/s); \
@@ -495,7 +471,7 @@ async fn bundle(ctx: &Ctx<'_>, server: &Server, fresh: bool) -> Result<Row> {
         support::percentile(&mut bundles, 99.0) as f64 / 1000.0,
     );
     if fresh {
-        return Ok(Row::new("4a. learner analytics bundle, cold", stride, None, rss).note(format!(
+        return Ok(Row::new(stride, None, rss).note(format!(
             "{per_bundle}; every call computes (fresh = true); no pgbench ceiling: the computation is nine different analytics"
         )));
     }
@@ -507,14 +483,9 @@ async fn bundle(ctx: &Ctx<'_>, server: &Server, fresh: bool) -> Result<Row> {
         None,
     )
     .await?;
-    Ok(Row::new(
-        "4b. learner analytics bundle, warm",
-        stride,
-        Some(ceiling),
-        rss,
-    )
-    .p99_at_most(5.0)
-    .note(per_bundle))
+    Ok(Row::new(stride, Some(ceiling), rss)
+        .p99_at_most(5.0)
+        .note(per_bundle))
 }
 
 async fn mixed(ctx: &Ctx<'_>, server: &Server) -> Result<Row> {
@@ -568,11 +539,6 @@ async fn mixed(ctx: &Ctx<'_>, server: &Server) -> Result<Row> {
     let ceiling = ceiling(ctx, &scripts, 16, "calls/s", None).await;
     snapshots.abort();
     let ceiling = ceiling?;
-    Ok(Row::new(
-        "5. mixed 80% reads / 20% writes, 16 clients",
-        stride,
-        Some(ceiling),
-        rss,
-    )
-    .note("reads: 40% leaderboard, 40% a cached analytic; writes: unary PublishEvent".into()))
+    Ok(Row::new(stride, Some(ceiling), rss)
+        .note("reads: 40% leaderboard, 40% a cached analytic; writes: unary PublishEvent".into()))
 }

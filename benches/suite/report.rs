@@ -24,10 +24,11 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn new(scenario: &str, stride: Figures, ceiling: Option<Figures>, rss: f64) -> Row {
+    /// A row for the scenario being run (its name is set by the runner).
+    pub fn new(stride: Figures, ceiling: Option<Figures>, rss: f64) -> Row {
         let ratio = ceiling.as_ref().map(|c| stride.rate / c.rate);
         Row {
-            scenario: scenario.to_string(),
+            scenario: String::new(),
             stride,
             ceiling,
             ratio,

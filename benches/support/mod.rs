@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use stride::auth::TokenKeys;
 use stride::config::Limits;
 use stride::embedded_pg::{EmbeddedOptions, EmbeddedPostgres, find_pg_bin};
@@ -217,6 +218,22 @@ pub fn percentile(values: &mut [u64], p: f64) -> u64 {
     values.sort_unstable();
     let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
     values[rank.clamp(1, values.len()) - 1]
+}
+
+/// The value of `sql`, a query of one bigint, run on its own connection.
+pub async fn count(url: &str, sql: &str) -> Result<i64> {
+    use diesel::QueryableByName;
+    use diesel_async::RunQueryDsl;
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    let n: N = diesel::sql_query(format!("SELECT ({sql}) AS n"))
+        .get_result(&mut conn)
+        .await?;
+    Ok(n.n)
 }
 
 /// The 9 analytics of one learner, sent together; each call's latency.
