@@ -230,6 +230,13 @@ pub struct Limits {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub ingest_batch_size: u32,
 
+    /// Workers applying unary PublishEvent calls: calls that arrive while
+    /// the workers are busy share the next transaction (group commit), so
+    /// a few workers keep up with many producers.
+    #[arg(long, env = "STRIDE_INGEST_WORKERS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub ingest_workers: u32,
+
     /// Most PublishEvents streams open at once; one more is refused with
     /// RESOURCE_EXHAUSTED instead of queueing in memory.
     #[arg(long, env = "STRIDE_MAX_EVENT_STREAMS", default_value_t = 64)]
@@ -293,6 +300,7 @@ impl Default for Limits {
             request_timeout_ms: 30_000,
             shutdown_grace_s: 20,
             ingest_batch_size: 500,
+            ingest_workers: 4,
             max_event_streams: 64,
             board_watch_interval_ms: 1_000,
             board_cache_ms: 1_000,

@@ -17,11 +17,15 @@ pub struct Server {
 impl Server {
     /// Starts `stride serve` as the runtime role (migrations already ran)
     /// with the background jobs off, so nothing but the scenario runs.
+    /// `STRIDE_BENCH_SERVER_BIN` runs another build of it (a before/after
+    /// comparison on one dataset).
     pub async fn start(bench: &Bench) -> Result<Server> {
+        let binary = std::env::var("STRIDE_BENCH_SERVER_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_stride").to_string());
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_stride"))
+        let child = Command::new(&binary)
             .arg("serve")
             .env("DATABASE_URL", &bench.owner_url)
             .env("STRIDE_APP_DATABASE_URL", &bench.app_url)

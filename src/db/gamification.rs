@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Date, Int4, Timestamptz, Uuid as SqlUuid};
@@ -34,7 +34,8 @@ use crate::db::schema::{
 use crate::domain::events::{Kind, Payload, ValidEvent};
 use crate::domain::gamification::achievements::{Counters, Criterion};
 use crate::domain::gamification::ledger::{
-    Entry, Stored, course_key, milestone_key, milestone_rule, recap_day, skill_key, streak_day_key,
+    Entry, LatestAward, Stored, course_key, latest_award_after, milestone_key, milestone_rule,
+    recap_day, skill_key, streak_day_key,
 };
 use crate::domain::gamification::levels::level_of;
 use crate::domain::gamification::periods::{local_midnight, month_start, week_start};
@@ -249,6 +250,8 @@ pub struct Plan {
     pub before: BTreeMap<Uuid, PointsRow>,
     pub after: BTreeMap<Uuid, PointsRow>,
     period_bounds: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)>,
+    /// People whose latest award only the written ledger can tell.
+    latest_from_ledger: Vec<Uuid>,
     freezes_add: Vec<(Uuid, FreezeFact)>,
     freezes_remove: Vec<(Uuid, FreezeFact)>,
     /// (person, achievement, earned at, source key).
@@ -482,14 +485,20 @@ async fn plan(
         let mut after = p.before.clone();
         match reach {
             Reach::Batch => {
-                // The latest award is refined from the ledger once written;
-                // this bound only keeps the row valid until then.
-                let latest = mine
-                    .clone()
-                    .filter(|e| !e.removed && e.awarded > 0)
-                    .map(|e| e.occurred_at)
-                    .max();
-                after.total_reached_at = after.total_reached_at.max(latest);
+                match latest_award_after(p.before.total_reached_at, mine.clone()) {
+                    LatestAward::Known(at) => after.total_reached_at = at,
+                    LatestAward::ReadLedger => {
+                        // Read back from the ledger once written; this
+                        // bound only keeps the row valid until then.
+                        let latest = mine
+                            .clone()
+                            .filter(|e| !e.removed && e.awarded > 0)
+                            .map(|e| e.occurred_at)
+                            .max();
+                        after.total_reached_at = after.total_reached_at.max(latest);
+                        plan.latest_from_ledger.push(p.user_id);
+                    }
+                }
                 after.total_points += mine.clone().map(Entry::awarded_delta).sum::<i64>();
                 after.capped_points += mine.map(Entry::capped_delta).sum::<i64>();
                 after.lessons_completed += p.count(Kind::LessonCompleted);
@@ -959,9 +968,15 @@ async fn day_entries(
     }
     let users: BTreeSet<Uuid> = touched.iter().map(|(u, _)| *u).collect();
     let days: BTreeSet<NaiveDate> = touched.iter().map(|(_, d)| *d).collect();
+    // A local day lies within a day of its UTC date: bounding the
+    // partition key lets the planner skip every other month.
+    let first = days.iter().min().copied().unwrap_or_default() - chrono::Days::new(2);
+    let last = days.iter().max().copied().unwrap_or_default() + chrono::Days::new(2);
     let rows: Vec<LedgerRow> = point_transactions::table
         .filter(point_transactions::user_id.eq_any(users))
         .filter(point_transactions::local_date.eq_any(days))
+        .filter(point_transactions::occurred_at.ge(first.and_time(NaiveTime::MIN).and_utc()))
+        .filter(point_transactions::occurred_at.lt(last.and_time(NaiveTime::MIN).and_utc()))
         .select(ledger_columns!())
         .load(conn)
         .await?;
@@ -1190,15 +1205,20 @@ struct NewLedgerRow<'a> {
 
 async fn apply(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<()> {
     let changed: Vec<&(Uuid, Entry)> = plan.entries.iter().filter(|(_, e)| e.changed()).collect();
-    let removed: Vec<Uuid> = changed
+    let (removed, removed_at): (Vec<Uuid>, Vec<DateTime<Utc>>) = changed
         .iter()
         .filter(|(_, e)| e.removed)
-        .filter_map(|(_, e)| e.stored.map(|s| s.id))
-        .collect();
+        .filter_map(|(_, e)| e.stored.map(|s| (s.id, s.occurred_at)))
+        .unzip();
     if !removed.is_empty() {
-        diesel::delete(point_transactions::table.filter(point_transactions::id.eq_any(removed)))
-            .execute(conn)
-            .await?;
+        // The stored times name the partitions, pruned when planning.
+        diesel::delete(
+            point_transactions::table
+                .filter(point_transactions::id.eq_any(removed))
+                .filter(point_transactions::occurred_at.eq_any(removed_at)),
+        )
+        .execute(conn)
+        .await?;
     }
     let inserts: Vec<NewLedgerRow<'_>> = changed
         .iter()
@@ -1377,11 +1397,21 @@ async fn write_points(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<
     // Raw SQL: sums over each person's ledger with per-person bounds
     // (lateral joins over an unnest), beyond the query builder.
     let bounds = &plan.period_bounds;
-    diesel::sql_query(include_str!("sql/update_period_points.sql"))
-        .bind::<Array<SqlUuid>, _>(bounds.iter().map(|b| b.0).collect::<Vec<_>>())
-        .bind::<Array<Timestamptz>, _>(bounds.iter().map(|b| b.1).collect::<Vec<_>>())
-        .bind::<Array<Timestamptz>, _>(bounds.iter().map(|b| b.2).collect::<Vec<_>>())
-        .execute(conn)
-        .await?;
+    let earliest = bounds.iter().map(|b| b.1.min(b.2)).min();
+    if let Some(earliest) = earliest {
+        diesel::sql_query(include_str!("sql/update_period_points.sql"))
+            .bind::<Array<SqlUuid>, _>(bounds.iter().map(|b| b.0).collect::<Vec<_>>())
+            .bind::<Array<Timestamptz>, _>(bounds.iter().map(|b| b.1).collect::<Vec<_>>())
+            .bind::<Array<Timestamptz>, _>(bounds.iter().map(|b| b.2).collect::<Vec<_>>())
+            .bind::<Timestamptz, _>(earliest)
+            .execute(conn)
+            .await?;
+    }
+    if !plan.latest_from_ledger.is_empty() {
+        diesel::sql_query(include_str!("sql/update_latest_award.sql"))
+            .bind::<Array<SqlUuid>, _>(&plan.latest_from_ledger)
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }

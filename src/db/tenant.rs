@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::auth::{Principal, Role};
 
 /// The identity a transaction runs under, as the policies see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DbIdentity {
     pub user_id: Option<Uuid>,
     pub org_id: Option<Uuid>,

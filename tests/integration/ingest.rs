@@ -677,3 +677,101 @@ async fn a_client_that_stops_reading_results_stops_its_stream_and_loses_nothing(
     assert_eq!(answered, EVENTS);
     assert_eq!(applied(&server, &fx).await, EVENTS as i64);
 }
+
+/// Unary calls made at once share transactions (group commit): each call
+/// still gets its own answer, and the state equals one in-order stream's.
+#[tokio::test]
+async fn concurrent_unary_calls_grouped_into_shared_transactions_answer_each_call_and_apply_once() {
+    let fx = Fixture::new(11);
+    let in_order = TestServer::start().await;
+    // One worker: every call that arrives while it applies joins the next group.
+    let grouped = TestServer::start_with(Limits {
+        ingest_workers: 1,
+        ..Limits::default()
+    })
+    .await;
+    fx.create(&in_order.db_url).await;
+    fx.create(&grouped.db_url).await;
+
+    let mut events = random_events(&fx, 120, 5, "unary");
+    events.sort_by_key(|e| e.occurred_at.map(|t| (t.seconds, t.nanos)));
+    publish_all(
+        &mut client(&in_order),
+        &token(&in_order, &fx),
+        events.clone(),
+    )
+    .await;
+
+    // Every event, and every fifth twice, shuffled, 24 calls at a time;
+    // then every seventh id again with another payload.
+    let mut calls: Vec<pb::Event> = events.clone();
+    calls.extend(events.iter().step_by(5).cloned());
+    calls.shuffle(&mut rand::rngs::StdRng::seed_from_u64(3));
+    let reused: Vec<pb::Event> = events
+        .iter()
+        .step_by(7)
+        .map(|e| pb::Event {
+            occurred_at: at(5_000),
+            ..e.clone()
+        })
+        .collect();
+    let token = token(&grouped, &fx);
+    let send_all = |wave: &[pb::Event]| {
+        let sent: Vec<_> = wave
+            .iter()
+            .map(|event| {
+                let mut client = client(&grouped);
+                let request = authed(
+                    pb::PublishEventRequest {
+                        event: Some(event.clone()),
+                    },
+                    &token,
+                );
+                let id = event.event_id.clone();
+                async move {
+                    let answer = client
+                        .publish_event(request)
+                        .await
+                        .map(|r| status(&r.into_inner().result.expect("result")))
+                        .map_err(|s| s.code());
+                    (id, answer)
+                }
+            })
+            .collect();
+        futures::future::join_all(sent)
+    };
+    let mut answers = Vec::new();
+    for wave in calls.chunks(24) {
+        answers.extend(send_all(wave).await);
+    }
+
+    // Per id: exactly one call applied it, the others were duplicates.
+    let mut by_id: std::collections::HashMap<String, Vec<Result<pb::EventStatus, Code>>> =
+        Default::default();
+    for (id, answer) in answers {
+        by_id.entry(id).or_default().push(answer);
+    }
+    assert_eq!(by_id.len(), 120);
+    for (id, got) in &by_id {
+        let accepted = got
+            .iter()
+            .filter(|a| **a == Ok(pb::EventStatus::Accepted))
+            .count();
+        assert_eq!(accepted, 1, "{id}: {got:?}");
+        assert!(
+            got.iter().all(|a| matches!(
+                a,
+                Ok(pb::EventStatus::Accepted | pb::EventStatus::Duplicate)
+            )),
+            "{id}: {got:?}"
+        );
+    }
+    for (id, answer) in send_all(&reused).await {
+        assert_eq!(answer, Err(Code::AlreadyExists), "{id}: another payload");
+    }
+
+    assert_eq!(
+        derived_state(&grouped.db_url).await,
+        derived_state(&in_order.db_url).await
+    );
+}

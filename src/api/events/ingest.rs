@@ -29,6 +29,8 @@ const TRANSIENT_RETRIES: u32 = 3;
 #[derive(Clone)]
 pub struct Ingestion {
     pub batch_size: usize,
+    /// Workers of the unary group commit.
+    pub workers: usize,
     streams: Arc<Semaphore>,
     max_streams: usize,
 }
@@ -37,6 +39,7 @@ impl Ingestion {
     pub fn new(limits: &Limits) -> Self {
         Self {
             batch_size: limits.ingest_batch_size.clamp(1, 1000) as usize,
+            workers: limits.ingest_workers.clamp(1, 64) as usize,
             streams: Arc::new(Semaphore::new(limits.max_event_streams)),
             max_streams: limits.max_event_streams,
         }

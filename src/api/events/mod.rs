@@ -1,6 +1,7 @@
 //! `stride.events.v1.EventService`.
 
 pub mod catalog;
+mod coalesce;
 pub mod ingest;
 mod service;
 mod xapi;

@@ -7,6 +7,7 @@ use futures::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::coalesce::Coalescer;
 use super::ingest::{self, Ingestion};
 use super::{catalog, xapi};
 use crate::api::{ApiError, AppState, caller};
@@ -19,11 +20,18 @@ use crate::proto::events::v1::event_service_server::EventService;
 pub struct EventApi {
     state: AppState,
     ingestion: Ingestion,
+    unary: Coalescer,
 }
 
 impl EventApi {
+    /// Starts the unary group commit's workers (needs a Tokio runtime).
     pub fn new(state: AppState, ingestion: Ingestion) -> Self {
-        Self { state, ingestion }
+        let unary = Coalescer::start(state.clone(), ingestion.workers, ingestion.batch_size);
+        Self {
+            state,
+            ingestion,
+            unary,
+        }
     }
 }
 
@@ -127,10 +135,7 @@ impl EventService for EventApi {
             return Err(ApiError::InvalidArgument(violations).into());
         }
         let event_id = event.map(|e| e.event_id).unwrap_or_default();
-        let outcome = ingest::apply(&self.state, &ctx, vec![checked])
-            .await?
-            .pop()
-            .ok_or_else(|| ApiError::Internal("no outcome for the event".into()))?;
+        let outcome = self.unary.apply(ctx, checked).await?;
         match outcome {
             Outcome::Invalid(violations) => Err(ApiError::InvalidArgument(violations).into()),
             Outcome::Conflict => Err(ApiError::AlreadyExists(format!(

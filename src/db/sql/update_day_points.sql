@@ -5,3 +5,4 @@ UPDATE daily_activity d
        points_capped = v.capped
   FROM unnest($1::uuid[], $2::date[], $3::int4[], $4::int4[]) AS v(user_id, local_date, awarded, capped)
  WHERE d.user_id = v.user_id AND d.local_date = v.local_date
+   AND d.local_date = ANY($2::date[])  -- lets the planner prune partitions

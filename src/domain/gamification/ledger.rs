@@ -107,6 +107,39 @@ pub fn recap_day(entries: &mut [&mut Entry], cap: i32) {
     }
 }
 
+/// The time a person's total was reached (their latest award that pays)
+/// after a batch's changes, from the time stored before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatestAward {
+    Known(Option<DateTime<Utc>>),
+    /// A changed row may have been the latest: only the ledger knows which
+    /// award is now.
+    ReadLedger,
+}
+
+/// [`LatestAward`] after `entries` (a batch's ledger rows, changed or not)
+/// are written, when `before` was the latest paying award's time. Only a
+/// changed row that paid at or after `before` can take the latest away;
+/// otherwise the latest is `before` or a later row the batch pays.
+pub fn latest_award_after<'a>(
+    before: Option<DateTime<Utc>>,
+    entries: impl IntoIterator<Item = &'a Entry>,
+) -> LatestAward {
+    let mut latest = before;
+    for e in entries.into_iter().filter(|e| e.changed()) {
+        if let Some(s) = e.stored
+            && s.awarded > 0
+            && Some(s.occurred_at) >= before
+        {
+            return LatestAward::ReadLedger;
+        }
+        if !e.removed && e.awarded > 0 {
+            latest = latest.max(Some(e.occurred_at));
+        }
+    }
+    LatestAward::Known(latest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +210,73 @@ mod tests {
         e.removed = true;
         assert!(e.changed());
         assert_eq!(e.awarded_delta(), -100);
+    }
+
+    #[test]
+    fn the_latest_award_moves_forward_with_new_paying_rows_only() {
+        let old = entry("old", 5, 100);
+        let before = Some(old.occurred_at);
+        let mut new = entry("new", 20, 50);
+        new.awarded = 50;
+        let mut capped_out = entry("late", 40, 50);
+        capped_out.capped = 50;
+        assert_eq!(
+            latest_award_after(before, [&new, &capped_out]),
+            LatestAward::Known(Some(new.occurred_at)),
+            "a row that pays nothing does not reach the total"
+        );
+        let mut earlier = entry("earlier", 1, 10);
+        earlier.awarded = 10;
+        assert_eq!(
+            latest_award_after(before, [&earlier]),
+            LatestAward::Known(before)
+        );
+        assert_eq!(
+            latest_award_after(None, [&earlier]),
+            LatestAward::Known(Some(earlier.occurred_at))
+        );
+    }
+
+    #[test]
+    fn a_changed_row_that_was_the_latest_sends_to_the_ledger() {
+        let mut latest = entry("x", 30, 100);
+        latest.stored = Some(Stored {
+            id: Uuid::nil(),
+            occurred_at: latest.occurred_at,
+            local_date: latest.local_date,
+            awarded: 100,
+            capped: 0,
+        });
+        let before = Some(latest.occurred_at);
+        latest.awarded = 100;
+        assert_eq!(
+            latest_award_after(before, [&latest]),
+            LatestAward::Known(before),
+            "unchanged"
+        );
+        latest.removed = true;
+        assert_eq!(
+            latest_award_after(before, [&latest]),
+            LatestAward::ReadLedger
+        );
+        latest.removed = false;
+        latest.awarded = 0;
+        latest.capped = 100;
+        assert_eq!(
+            latest_award_after(before, [&latest]),
+            LatestAward::ReadLedger
+        );
+        // An earlier paying row re-split does not touch the latest.
+        let mut older = entry("y", 10, 100);
+        older.stored = latest.stored.map(|s| Stored {
+            occurred_at: older.occurred_at,
+            ..s
+        });
+        older.awarded = 40;
+        older.capped = 60;
+        assert_eq!(
+            latest_award_after(before, [&older]),
+            LatestAward::Known(before)
+        );
     }
 }
