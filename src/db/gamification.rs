@@ -34,8 +34,8 @@ use crate::db::schema::{
 use crate::domain::events::{Kind, Payload, ValidEvent};
 use crate::domain::gamification::achievements::{Counters, Criterion};
 use crate::domain::gamification::ledger::{
-    Entry, LatestAward, Stored, course_key, latest_award_after, milestone_key, milestone_rule,
-    recap_day, skill_key, streak_day_key,
+    Entry, LatestAward, PeriodPoints, Stored, course_key, latest_award_after, milestone_key,
+    milestone_rule, period_after, recap_day, skill_key, streak_day_key,
 };
 use crate::domain::gamification::levels::level_of;
 use crate::domain::gamification::periods::{local_midnight, month_start, week_start};
@@ -156,6 +156,27 @@ impl PointsRow {
 }
 
 impl PointsRow {
+    fn week(&self) -> PeriodPoints {
+        PeriodPoints {
+            points: self.week_points,
+            reached_at: self.week_reached_at,
+        }
+    }
+
+    fn month(&self) -> PeriodPoints {
+        PeriodPoints {
+            points: self.month_points,
+            reached_at: self.month_reached_at,
+        }
+    }
+
+    fn set_periods(&mut self, week: PeriodPoints, month: PeriodPoints) {
+        self.week_points = week.points;
+        self.week_reached_at = week.reached_at;
+        self.month_points = month.points;
+        self.month_reached_at = month.reached_at;
+    }
+
     /// Nothing earned, counted or streaked (periods aside).
     pub fn is_empty_state(&self) -> bool {
         let empty = PointsRow {
@@ -246,9 +267,12 @@ pub struct Plan {
     entries: Vec<(Uuid, Entry)>,
     organizations: HashMap<Uuid, Uuid>,
     /// `user_points` before and after, by person. Period columns of
-    /// `after` are filled in by the database after the ledger is written.
+    /// `after` are filled in by the database after the ledger is written
+    /// for the people of `period_bounds`.
     pub before: BTreeMap<Uuid, PointsRow>,
     pub after: BTreeMap<Uuid, PointsRow>,
+    /// People whose current week and month are summed from the ledger,
+    /// with the first instants of both.
     period_bounds: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)>,
     /// People whose latest award only the written ledger can tell.
     latest_from_ledger: Vec<Uuid>,
@@ -538,13 +562,29 @@ async fn plan(
             .copied()
             .unwrap_or(chrono_tz::UTC);
         let (week, month) = (week_start(now, zone), month_start(now, zone));
+        let (week_from, month_from) = (local_midnight(week, zone), local_midnight(month, zone));
+        // A batch moves the stored periods by what it changed in them; a
+        // new period, a recompute, or a changed latest award of a period
+        // sums the ledger instead.
+        let mine = entries
+            .iter()
+            .filter(|(u, _)| *u == p.user_id)
+            .map(|(_, e)| e);
+        let moved = (reach == Reach::Batch
+            && p.before.week_start == Some(week)
+            && p.before.month_start == Some(month))
+        .then(|| {
+            let week = period_after(p.before.week(), week_from, mine.clone())?;
+            let month = period_after(p.before.month(), month_from, mine)?;
+            Some((week, month))
+        })
+        .flatten();
+        match moved {
+            Some((week, month)) => after.set_periods(week, month),
+            None => plan.period_bounds.push((p.user_id, week_from, month_from)),
+        }
         after.week_start = Some(week);
         after.month_start = Some(month);
-        plan.period_bounds.push((
-            p.user_id,
-            local_midnight(week, zone),
-            local_midnight(month, zone),
-        ));
 
         let wanted: HashSet<&FreezeFact> = streak.freezes.iter().collect();
         let have: HashSet<&FreezeFact> = stored_freezes
@@ -779,27 +819,40 @@ async fn lock_points(
         }
         return Ok((found, existing));
     }
-    let fresh: Vec<_> = people
+    // Most people have a row: lock those first, and insert (then lock)
+    // only the missing ones, which a concurrent batch may insert too.
+    let lock = |ids: Vec<Uuid>| {
+        user_points::table
+            .filter(user_points::user_id.eq_any(ids))
+            .order(user_points::user_id)
+            .select(points_columns!())
+            .for_update()
+    };
+    let mut rows: Vec<PointsRow> = lock(ids).load(conn).await?;
+    let locked: HashSet<Uuid> = rows.iter().map(|r| r.user_id).collect();
+    let missing: Vec<(Uuid, Uuid)> = people
         .iter()
-        .map(|(user, (org, _, _))| {
-            (
-                user_points::user_id.eq(*user),
-                user_points::organization_id.eq(*org),
-            )
-        })
+        .filter(|(user, _)| !locked.contains(user))
+        .map(|(user, (org, _, _))| (*user, *org))
         .collect();
-    diesel::insert_into(user_points::table)
-        .values(&fresh)
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    let rows: Vec<PointsRow> = user_points::table
-        .filter(user_points::user_id.eq_any(&ids))
-        .order(user_points::user_id)
-        .select(points_columns!())
-        .for_update()
-        .load(conn)
-        .await?;
+    if !missing.is_empty() {
+        let new_ids: Vec<Uuid> = missing.iter().map(|(u, _)| *u).collect();
+        let values: Vec<_> = missing
+            .iter()
+            .map(|(user, org)| {
+                (
+                    user_points::user_id.eq(*user),
+                    user_points::organization_id.eq(*org),
+                )
+            })
+            .collect();
+        diesel::insert_into(user_points::table)
+            .values(&values)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        rows.extend(lock(new_ids).load::<PointsRow>(conn).await?);
+    }
     let existing = rows.iter().map(|r| r.user_id).collect();
     Ok((rows.into_iter().map(|r| (r.user_id, r)).collect(), existing))
 }
@@ -1357,9 +1410,10 @@ async fn write_freezes(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult
     Ok(())
 }
 
-/// Writes every person's totals and counters, then lets the database sum
-/// the current week and month (and the latest award) from the ledger as
-/// now written.
+/// Writes every person's totals, counters and periods, then lets the
+/// database sum the current week and month from the ledger as now written
+/// for the people the batch could not move them for (and read back the
+/// latest award where the batch changed it).
 async fn write_points(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<()> {
     use user_points::dsl as p;
     let rows: Vec<&PointsRow> = plan
@@ -1390,7 +1444,11 @@ async fn write_points(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<
             p::domains_mastered.eq(excluded(p::domains_mastered)),
             p::peers_helped.eq(excluded(p::peers_helped)),
             p::week_start.eq(excluded(p::week_start)),
+            p::week_points.eq(excluded(p::week_points)),
+            p::week_reached_at.eq(excluded(p::week_reached_at)),
             p::month_start.eq(excluded(p::month_start)),
+            p::month_points.eq(excluded(p::month_points)),
+            p::month_reached_at.eq(excluded(p::month_reached_at)),
         ))
         .execute(conn)
         .await?;

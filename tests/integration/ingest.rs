@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use stride::auth::Scope;
@@ -19,7 +20,9 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::harness::{PrivateCluster, TestServer, authed};
-use crate::ingest_support::{Fixture, count, derived_state, random_events, timestamp};
+use crate::ingest_support::{
+    Fixture, count, derived_state, points_drift, random_events, random_events_within, timestamp,
+};
 
 fn client(server: &TestServer) -> EventServiceClient<Channel> {
     EventServiceClient::new(server.channel())
@@ -360,6 +363,10 @@ async fn shuffled_and_repeated_delivery_derives_the_same_state_as_in_order() {
         derived_state(&shuffled.db_url).await,
         derived_state(&in_order.db_url).await
     );
+    // Totals and periods are moved batch by batch, late events included:
+    // they must still be the ledger's sums.
+    assert_eq!(points_drift(&shuffled.db_url).await, 0);
+    assert_eq!(points_drift(&in_order.db_url).await, 0);
     assert_eq!(
         count(
             &shuffled.db_url,
@@ -769,9 +776,47 @@ async fn concurrent_unary_calls_grouped_into_shared_transactions_answer_each_cal
     for (id, answer) in send_all(&reused).await {
         assert_eq!(answer, Err(Code::AlreadyExists), "{id}: another payload");
     }
+    assert_eq!(points_drift(&grouped.db_url).await, 0);
 
     assert_eq!(
         derived_state(&grouped.db_url).await,
         derived_state(&in_order.db_url).await
     );
+}
+
+/// The current week and month are moved batch by batch (not summed from
+/// the ledger): with every event inside the week, late ones re-splitting
+/// capped days and moving once-per-thing awards, they must still equal
+/// the ledger's sums.
+#[tokio::test]
+async fn periods_moved_batch_by_batch_equal_the_ledgers_sums() {
+    let (server, fx) = setup(12).await;
+    // The organization's zone is UTC: its week began Monday 00:00 UTC.
+    let now = Utc::now();
+    let monday = now.date_naive().week(chrono::Weekday::Mon).first_day();
+    let into_week = (now - monday.and_time(chrono::NaiveTime::MIN).and_utc()).num_minutes();
+    let mut events = random_events_within(&fx, 240, 9, "week", 1..into_week.max(2));
+    events.shuffle(&mut rand::rngs::StdRng::seed_from_u64(9));
+    // A low daily cap, so that late events re-split days.
+    let mut conn = diesel_async::AsyncPgConnection::establish(&server.db_url)
+        .await
+        .expect("owner connection");
+    conn.batch_execute("UPDATE point_rules SET points = 150 WHERE calculation = 'cap' AND active")
+        .await
+        .expect("cap");
+    let token = token(&server, &fx);
+    let mut client = client(&server);
+    for chunk in events.chunks(7) {
+        publish_all(&mut client, &token, chunk.to_vec()).await;
+    }
+    assert!(
+        count(
+            &server.db_url,
+            "SELECT count(*) AS n FROM point_transactions WHERE points_capped > 0"
+        )
+        .await
+            > 0,
+        "some days reached the cap"
+    );
+    assert_eq!(points_drift(&server.db_url).await, 0);
 }

@@ -120,6 +120,17 @@ pub async fn stored_points(owner_url: &str, user: Uuid) -> i64 {
 
 /// `n` random events of every kind over the last 40 days, ids `<prefix>-<i>`.
 pub fn random_events(fx: &Fixture, n: usize, seed: u64, prefix: &str) -> Vec<pb::Event> {
+    random_events_within(fx, n, seed, prefix, 10..40 * 24 * 60)
+}
+
+/// [`random_events`] at `minutes_ago` before now.
+pub fn random_events_within(
+    fx: &Fixture,
+    n: usize,
+    seed: u64,
+    prefix: &str,
+    minutes_ago: std::ops::Range<i64>,
+) -> Vec<pb::Event> {
     use pb::event::Payload as P;
     let mut rng = StdRng::seed_from_u64(seed);
     let now = Utc::now();
@@ -128,7 +139,7 @@ pub fn random_events(fx: &Fixture, n: usize, seed: u64, prefix: &str) -> Vec<pb:
             let user = fx.users[rng.random_range(0..fx.users.len())];
             let course = fx.courses[rng.random_range(0..fx.courses.len())];
             let skill = fx.skills[rng.random_range(0..fx.skills.len())];
-            let at = now - Duration::minutes(rng.random_range(10..40 * 24 * 60));
+            let at = now - Duration::minutes(rng.random_range(minutes_ago.clone()));
             let payload = match rng.random_range(0..9) {
                 0 => P::EnrollmentCreated(pb::EnrollmentCreated {
                     course_id: course.to_string(),
@@ -273,4 +284,30 @@ pub async fn publish_stream(
         out.push(r.expect("result").result.expect("result"));
     }
     out
+}
+
+/// People whose stored totals, current week and month (points and the
+/// latest paying award of each) differ from their ledger's sums: what
+/// ingestion keeps incrementally must equal what the ledger says.
+pub async fn points_drift(owner_url: &str) -> i64 {
+    count(
+        owner_url,
+        "SELECT count(*) AS n
+           FROM user_points up
+           JOIN organizations o ON o.id = up.organization_id
+          CROSS JOIN LATERAL (
+                SELECT date_trunc('week', now() AT TIME ZONE o.time_zone) AT TIME ZONE o.time_zone AS week_from,
+                       date_trunc('month', now() AT TIME ZONE o.time_zone) AT TIME ZONE o.time_zone AS month_from) b
+          CROSS JOIN LATERAL (
+                SELECT coalesce(sum(points_awarded), 0) AS total,
+                       max(occurred_at) FILTER (WHERE points_awarded > 0) AS total_at,
+                       coalesce(sum(points_awarded) FILTER (WHERE occurred_at >= b.week_from), 0) AS week,
+                       max(occurred_at) FILTER (WHERE occurred_at >= b.week_from AND points_awarded > 0) AS week_at,
+                       coalesce(sum(points_awarded) FILTER (WHERE occurred_at >= b.month_from), 0) AS month,
+                       max(occurred_at) FILTER (WHERE occurred_at >= b.month_from AND points_awarded > 0) AS month_at
+                  FROM point_transactions pt WHERE pt.user_id = up.user_id) l
+          WHERE (up.total_points, up.total_reached_at, up.week_points, up.week_reached_at, up.month_points, up.month_reached_at)
+                IS DISTINCT FROM (l.total, l.total_at, l.week, l.week_at, l.month, l.month_at)",
+    )
+    .await
 }

@@ -125,19 +125,69 @@ pub fn latest_award_after<'a>(
     before: Option<DateTime<Utc>>,
     entries: impl IntoIterator<Item = &'a Entry>,
 ) -> LatestAward {
+    latest_since(before, None, entries)
+}
+
+/// [`latest_award_after`] among the awards at or after `since` only.
+fn latest_since<'a>(
+    before: Option<DateTime<Utc>>,
+    since: Option<DateTime<Utc>>,
+    entries: impl IntoIterator<Item = &'a Entry>,
+) -> LatestAward {
+    let counts = |at: DateTime<Utc>| since.is_none_or(|since| at >= since);
     let mut latest = before;
     for e in entries.into_iter().filter(|e| e.changed()) {
         if let Some(s) = e.stored
             && s.awarded > 0
+            && counts(s.occurred_at)
             && Some(s.occurred_at) >= before
         {
             return LatestAward::ReadLedger;
         }
-        if !e.removed && e.awarded > 0 {
+        if !e.removed && e.awarded > 0 && counts(e.occurred_at) {
             latest = latest.max(Some(e.occurred_at));
         }
     }
     LatestAward::Known(latest)
+}
+
+/// A person's points in the current week or month, as `user_points`
+/// keeps them: every award at or after the period's first instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeriodPoints {
+    pub points: i64,
+    /// The latest award of the period that pays (the board's tie-break).
+    pub reached_at: Option<DateTime<Utc>>,
+}
+
+/// The period's points after `entries` are written, from what was stored
+/// for the same period (`before`), the period starting at `since`; `None`
+/// when only the ledger can tell (a changed row was the period's latest).
+pub fn period_after<'a, I>(
+    before: PeriodPoints,
+    since: DateTime<Utc>,
+    entries: I,
+) -> Option<PeriodPoints>
+where
+    I: IntoIterator<Item = &'a Entry> + Clone,
+{
+    let LatestAward::Known(reached_at) =
+        latest_since(before.reached_at, Some(since), entries.clone())
+    else {
+        return None;
+    };
+    let mut points = before.points;
+    for e in entries.into_iter().filter(|e| e.changed()) {
+        if let Some(s) = e.stored
+            && s.occurred_at >= since
+        {
+            points -= i64::from(s.awarded);
+        }
+        if !e.removed && e.occurred_at >= since {
+            points += i64::from(e.awarded);
+        }
+    }
+    Some(PeriodPoints { points, reached_at })
 }
 
 #[cfg(test)]
@@ -278,5 +328,57 @@ mod tests {
             latest_award_after(before, [&older]),
             LatestAward::Known(before)
         );
+    }
+
+    #[test]
+    fn a_period_adds_what_the_batch_pays_in_it_and_takes_back_what_it_moves_out() {
+        let since: DateTime<Utc> = "2026-11-20T10:15:00Z".parse().unwrap();
+        let stored = |e: &mut Entry, awarded: i32| {
+            e.stored = Some(Stored {
+                id: Uuid::nil(),
+                occurred_at: e.occurred_at,
+                local_date: e.local_date,
+                awarded,
+                capped: 0,
+            });
+        };
+        let kept = entry("kept", 20, 100);
+        let before = PeriodPoints {
+            points: 300,
+            reached_at: Some(kept.occurred_at),
+        };
+        // New in the period (50), new before it (not counted), a row of
+        // the period re-split from 40 to 10, a row moved out of it.
+        let mut new = entry("new", 30, 50);
+        new.awarded = 50;
+        let mut old = entry("old", 1, 70);
+        old.awarded = 70;
+        let mut resplit = entry("resplit", 16, 40);
+        stored(&mut resplit, 40);
+        resplit.awarded = 10;
+        resplit.capped = 30;
+        let mut moved = entry("moved", 17, 60);
+        stored(&mut moved, 60);
+        moved.occurred_at = "2026-11-20T10:05:00Z".parse().unwrap();
+        moved.awarded = 60;
+        assert_eq!(
+            period_after(before, since, [&new, &old, &resplit, &moved]),
+            Some(PeriodPoints {
+                points: 300 + 50 - 30 - 60,
+                reached_at: Some(new.occurred_at),
+            })
+        );
+        // The period's latest re-split to nothing: only the ledger knows.
+        let mut latest = entry("kept", 20, 100);
+        stored(&mut latest, 100);
+        latest.capped = 100;
+        assert_eq!(period_after(before, since, [&latest]), None);
+        // The same row before the period does not matter to it.
+        let later: DateTime<Utc> = "2026-11-20T10:25:00Z".parse().unwrap();
+        let empty = PeriodPoints {
+            points: 0,
+            reached_at: None,
+        };
+        assert_eq!(period_after(empty, later, [&latest]), Some(empty));
     }
 }
