@@ -461,7 +461,15 @@ async fn plan(
         .map(|(_, e)| e.source_key.clone())
         .chain(MILESTONES.iter().map(|m| milestone_key(*m)))
         .collect();
-    let stored = stored_entries(conn, &user_ids, reach, &keys).await?;
+    // A batch reads the ledger rows of the days its awards fall on once:
+    // they hold its streak-day and per-event keys, and the cap needs them.
+    let wanted_days: BTreeSet<(Uuid, NaiveDate)> =
+        wanted.iter().map(|(u, e)| (*u, e.local_date)).collect();
+    let day_rows = match reach {
+        Reach::Batch => rows_on_days(conn, &wanted_days).await?,
+        Reach::Everything => Vec::new(),
+    };
+    let stored = stored_entries(conn, &user_ids, reach, &keys, &day_rows).await?;
     let mut entries = merge(wanted, stored, reach);
 
     // The cap again over every day whose awards changed, whole.
@@ -476,7 +484,15 @@ async fn plan(
         .iter()
         .filter_map(|(_, e)| e.stored.map(|s| s.id))
         .collect();
-    entries.extend(day_entries(conn, &touched, &known).await?);
+    let unread: BTreeSet<(Uuid, NaiveDate)> = touched.difference(&wanted_days).copied().collect();
+    let more_rows = rows_on_days(conn, &unread).await?;
+    entries.extend(
+        day_rows
+            .into_iter()
+            .chain(more_rows)
+            .filter(|r| !known.contains(&r.0) && touched.contains(&(r.1, r.7)))
+            .map(stored_entry),
+    );
     {
         let mut by_day: BTreeMap<(Uuid, NaiveDate), Vec<&mut Entry>> = BTreeMap::new();
         for (u, e) in entries.iter_mut() {
@@ -990,37 +1006,61 @@ fn stored_entry(row: LedgerRow) -> (Uuid, Entry) {
     )
 }
 
-/// The stored rows the wanted entries may be: by key in a batch, every row
-/// of the people in a recompute.
+/// Once-per-thing awards whose row may lie on any day: the partial index
+/// `point_transactions_user_thing` holds only these (literal patterns, so
+/// that a generic plan can use it too).
+const THING_ROWS: &str = "(point_transactions.source_key LIKE 'course:%' \
+     OR point_transactions.source_key LIKE 'skill:%' \
+     OR point_transactions.source_key LIKE 'streak_milestone:%')";
+
+/// The stored rows the wanted entries may be: every row of the people in a
+/// recompute. In a batch, by key: courses, skills and milestones through
+/// their own index, the rest among the rows of the wanted days (`on_days`:
+/// a streak day's row lies on its day, and an event's award on the event's
+/// day; a new event has none, its receipt being new).
 async fn stored_entries(
     conn: &mut AsyncPgConnection,
     users: &[Uuid],
     reach: Reach,
     keys: &[String],
+    on_days: &[LedgerRow],
 ) -> QueryResult<Vec<(Uuid, Entry)>> {
     let query = point_transactions::table
         .filter(point_transactions::user_id.eq_any(users))
         .select(ledger_columns!())
         .into_boxed();
-    let query = match reach {
-        Reach::Batch => query.filter(point_transactions::source_key.eq_any(keys)),
-        Reach::Everything => query,
+    let rows: Vec<LedgerRow> = match reach {
+        Reach::Everything => query.load(conn).await?,
+        Reach::Batch => {
+            let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+            let mut rows: Vec<LedgerRow> = query
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(THING_ROWS))
+                .filter(point_transactions::source_key.eq_any(keys))
+                .load(conn)
+                .await?;
+            let found: HashSet<Uuid> = rows.iter().map(|r| r.0).collect();
+            rows.extend(
+                on_days
+                    .iter()
+                    .filter(|r| !found.contains(&r.0) && wanted.contains(r.4.as_str()))
+                    .cloned(),
+            );
+            rows
+        }
     };
-    let rows: Vec<LedgerRow> = query.load(conn).await?;
     Ok(rows.into_iter().map(stored_entry).collect())
 }
 
-/// The other stored rows of the touched days, which the cap reorders too.
-async fn day_entries(
+/// The ledger rows of these (person, local day) pairs.
+async fn rows_on_days(
     conn: &mut AsyncPgConnection,
-    touched: &BTreeSet<(Uuid, NaiveDate)>,
-    known: &HashSet<Uuid>,
-) -> QueryResult<Vec<(Uuid, Entry)>> {
-    if touched.is_empty() {
+    pairs: &BTreeSet<(Uuid, NaiveDate)>,
+) -> QueryResult<Vec<LedgerRow>> {
+    if pairs.is_empty() {
         return Ok(Vec::new());
     }
-    let users: BTreeSet<Uuid> = touched.iter().map(|(u, _)| *u).collect();
-    let days: BTreeSet<NaiveDate> = touched.iter().map(|(_, d)| *d).collect();
+    let users: BTreeSet<Uuid> = pairs.iter().map(|(u, _)| *u).collect();
+    let days: BTreeSet<NaiveDate> = pairs.iter().map(|(_, d)| *d).collect();
     // A local day lies within a day of its UTC date: bounding the
     // partition key lets the planner skip every other month.
     let first = days.iter().min().copied().unwrap_or_default() - chrono::Days::new(2);
@@ -1035,8 +1075,7 @@ async fn day_entries(
         .await?;
     Ok(rows
         .into_iter()
-        .filter(|r| !known.contains(&r.0) && touched.contains(&(r.1, r.7)))
-        .map(stored_entry)
+        .filter(|r| pairs.contains(&(r.1, r.7)))
         .collect())
 }
 

@@ -1,0 +1,1 @@
+DROP INDEX point_transactions_user_thing;
