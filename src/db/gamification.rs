@@ -518,20 +518,21 @@ async fn plan(
     let stored_freezes = stored_freezes(conn, &user_ids).await?;
     let now = Utc::now();
     for p in &persons {
-        let mine = entries
-            .iter()
-            .filter(|(u, _)| *u == p.user_id)
-            .map(|(_, e)| e);
+        let mine = || {
+            entries
+                .iter()
+                .filter(|(u, _)| *u == p.user_id)
+                .map(|(_, e)| e)
+        };
         let mut after = p.before.clone();
         match reach {
             Reach::Batch => {
-                match latest_award_after(p.before.total_reached_at, mine.clone()) {
+                match latest_award_after(p.before.total_reached_at, mine()) {
                     LatestAward::Known(at) => after.total_reached_at = at,
                     LatestAward::ReadLedger => {
                         // Read back from the ledger once written; this
                         // bound only keeps the row valid until then.
-                        let latest = mine
-                            .clone()
+                        let latest = mine()
                             .filter(|e| !e.removed && e.awarded > 0)
                             .map(|e| e.occurred_at)
                             .max();
@@ -539,14 +540,14 @@ async fn plan(
                         plan.latest_from_ledger.push(p.user_id);
                     }
                 }
-                after.total_points += mine.clone().map(Entry::awarded_delta).sum::<i64>();
-                after.capped_points += mine.map(Entry::capped_delta).sum::<i64>();
+                after.total_points += mine().map(Entry::awarded_delta).sum::<i64>();
+                after.capped_points += mine().map(Entry::capped_delta).sum::<i64>();
                 after.lessons_completed += p.count(Kind::LessonCompleted);
                 after.paths_completed += p.count(Kind::LearningPathCompleted);
                 after.peers_helped += p.count(Kind::PeerHelped);
             }
             Reach::Everything => {
-                let live = mine.filter(|e| !e.removed);
+                let live = mine().filter(|e| !e.removed);
                 after.total_reached_at = live
                     .clone()
                     .filter(|e| e.awarded > 0)
@@ -582,16 +583,12 @@ async fn plan(
         // A batch moves the stored periods by what it changed in them; a
         // new period, a recompute, or a changed latest award of a period
         // sums the ledger instead.
-        let mine = entries
-            .iter()
-            .filter(|(u, _)| *u == p.user_id)
-            .map(|(_, e)| e);
         let moved = (reach == Reach::Batch
             && p.before.week_start == Some(week)
             && p.before.month_start == Some(month))
         .then(|| {
-            let week = period_after(p.before.week(), week_from, mine.clone())?;
-            let month = period_after(p.before.month(), month_from, mine)?;
+            let week = period_after(p.before.week(), week_from, mine())?;
+            let month = period_after(p.before.month(), month_from, mine())?;
             Some((week, month))
         })
         .flatten();
@@ -816,14 +813,17 @@ async fn lock_points(
     lock: Hold,
 ) -> QueryResult<(HashMap<Uuid, PointsRow>, HashSet<Uuid>)> {
     let ids: Vec<Uuid> = people.keys().copied().collect();
-    if lock != Hold::CreateAndLock {
-        let query = user_points::table
-            .filter(user_points::user_id.eq_any(&ids))
+    // The people's rows, in id order (the order every writer locks them in).
+    let rows_of = |ids: Vec<Uuid>| {
+        user_points::table
+            .filter(user_points::user_id.eq_any(ids))
             .order(user_points::user_id)
-            .select(points_columns!());
+            .select(points_columns!())
+    };
+    if lock != Hold::CreateAndLock {
         let rows: Vec<PointsRow> = match lock {
-            Hold::LockExisting => query.for_update().load(conn).await?,
-            _ => query.load(conn).await?,
+            Hold::LockExisting => rows_of(ids).for_update().load(conn).await?,
+            _ => rows_of(ids).load(conn).await?,
         };
         let existing: HashSet<Uuid> = rows.iter().map(|r| r.user_id).collect();
         let mut found: HashMap<Uuid, PointsRow> =
@@ -837,14 +837,7 @@ async fn lock_points(
     }
     // Most people have a row: lock those first, and insert (then lock)
     // only the missing ones, which a concurrent batch may insert too.
-    let lock = |ids: Vec<Uuid>| {
-        user_points::table
-            .filter(user_points::user_id.eq_any(ids))
-            .order(user_points::user_id)
-            .select(points_columns!())
-            .for_update()
-    };
-    let mut rows: Vec<PointsRow> = lock(ids).load(conn).await?;
+    let mut rows: Vec<PointsRow> = rows_of(ids).for_update().load(conn).await?;
     let locked: HashSet<Uuid> = rows.iter().map(|r| r.user_id).collect();
     let missing: Vec<(Uuid, Uuid)> = people
         .iter()
@@ -867,7 +860,12 @@ async fn lock_points(
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;
-        rows.extend(lock(new_ids).load::<PointsRow>(conn).await?);
+        rows.extend(
+            rows_of(new_ids)
+                .for_update()
+                .load::<PointsRow>(conn)
+                .await?,
+        );
     }
     let existing = rows.iter().map(|r| r.user_id).collect();
     Ok((rows.into_iter().map(|r| (r.user_id, r)).collect(), existing))
