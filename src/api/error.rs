@@ -92,6 +92,11 @@ impl From<diesel::result::Error> for ApiError {
             E::DatabaseError(K::UniqueViolation, _) => {
                 ApiError::AlreadyExists("a record with the same key already exists".into())
             }
+            // The token check folded into BEGIN refused; the auth layer
+            // answers with the precise reason.
+            ref err if crate::auth::token_check::Refusal::raised_in(err).is_some() => {
+                ApiError::Unauthenticated("the token no longer works".into())
+            }
             E::DatabaseError(K::ForeignKeyViolation, _) => ApiError::invalid(
                 "request",
                 "refers to a record that does not exist or is not visible",

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthContext, TokenKeys};
 use crate::db::replica::ReadRouter;
-use crate::db::tenant::{DbIdentity, in_tenant, in_tenant_read_only};
+use crate::db::tenant::for_caller;
 use crate::db::{Lease, PgPool};
 use crate::domain::access::Verdict;
 pub use analytics::AnalyticsApi;
@@ -60,14 +60,15 @@ impl Default for TokenLifetimes {
 
 impl AppState {
     /// Runs `work` in one transaction under the caller's identity (so
-    /// row-level security sees who asks).
+    /// row-level security sees who asks); its BEGIN also checks a person's
+    /// token when that is still due.
     pub async fn tx<T>(
         &self,
         ctx: &AuthContext,
         work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
         let mut conn = Lease::get(&self.pool).await?;
-        let result = in_tenant(&mut conn, &DbIdentity::from(&ctx.principal), work).await;
+        let result = for_caller(&mut conn, ctx, false, true, work).await;
         conn.finish();
         result
     }
@@ -80,8 +81,11 @@ impl AppState {
         ctx: &AuthContext,
         work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
-        let mut conn = Lease::get(self.reads.pool()).await?;
-        let result = in_tenant_read_only(&mut conn, &DbIdentity::from(&ctx.principal), work).await;
+        let (pool, on_primary) = self.reads.route();
+        let mut conn = Lease::get(pool).await?;
+        // A replica may not have replayed a revocation yet: the token is
+        // checked on the primary (by the auth layer) instead.
+        let result = for_caller(&mut conn, ctx, true, on_primary, work).await;
         conn.finish();
         result
     }

@@ -1,6 +1,8 @@
 //! The tower layer in front of every service: verifies the bearer token once,
 //! picks the active role, checks the method's policy, and hands the verified
-//! caller to handlers through request extensions. A tonic interceptor cannot
+//! caller to handlers through request extensions. The token's database
+//! check (`token_check`) runs before a service's call, and for a person
+//! with the call's first transaction, the answer held until it is known. A tonic interceptor cannot
 //! do this: it does not see which method is called.
 
 use std::collections::HashSet;
@@ -18,6 +20,7 @@ use super::context::{AuthContext, Principal};
 use super::jwt::{Claims, TokenKeys};
 use super::policy::{Access, policy_for};
 use super::role::Role;
+use super::token_check::{StoredUser, refusal};
 use crate::db::{self, PgPool};
 
 /// Metadata key a caller uses to act under another of its roles.
@@ -80,6 +83,17 @@ where
             Ok(Some(ctx)) => {
                 let pool = self.pool.clone();
                 Box::pin(async move {
+                    if let Principal::User { role, .. } = ctx.principal {
+                        // A person's token is checked by the call's first
+                        // transaction; the answer waits for the outcome.
+                        let deferred = ctx.clone();
+                        req.extensions_mut().insert(ctx);
+                        let response = inner.call(req).await?;
+                        return Ok(match checked(&pool, &deferred, role).await {
+                            Ok(()) => response,
+                            Err(status) => status.into_http(),
+                        });
+                    }
                     if let Err(status) = still_valid(&pool, &ctx).await {
                         return Ok(status.into_http());
                     }
@@ -90,6 +104,17 @@ where
             Ok(None) => Box::pin(inner.call(req)),
             Err(status) => Box::pin(async move { Ok(status.into_http()) }),
         }
+    }
+}
+
+/// The outcome of a person's token check after the call ran: the one its
+/// transaction recorded, else (no transaction on the primary) checked now,
+/// before anything it computed is answered.
+async fn checked(pool: &PgPool, ctx: &AuthContext, role: Role) -> Result<(), Status> {
+    match ctx.token.outcome() {
+        Some(Ok(())) => Ok(()),
+        Some(Err(refusal)) => Err(refusal.status(role)),
+        None => still_valid(pool, ctx).await,
     }
 }
 
@@ -117,12 +142,15 @@ pub fn authorize(
     if !access.allows(&principal) {
         return Err(Status::permission_denied(denial_message(&principal, path)));
     }
-    Ok(Some(AuthContext { principal, claims }))
+    Ok(Some(AuthContext {
+        principal,
+        claims,
+        token: Default::default(),
+    }))
 }
 
-/// What a signature cannot tell: is the user still active, the token not
-/// revoked (logout), the active role still held? Checked against the
-/// database on every call, so deactivation and revocation act at once.
+/// The token's database check on a connection of its own (services, and
+/// people whose call opened no transaction on the primary).
 async fn still_valid(pool: &PgPool, ctx: &AuthContext) -> Result<(), Status> {
     let unavailable =
         |_| Status::unavailable("cannot check the token: database unavailable; retry");
@@ -157,27 +185,21 @@ async fn token_verdict(
             role,
             ..
         } => {
-            let status = db::auth::token_status(conn, *user_id, ctx.claims.jti)
+            let stored = db::auth::token_status(conn, *user_id, ctx.claims.jti)
                 .await
                 .map_err(failed)?
-                .ok_or_else(|| Status::unauthenticated("the token's user does not exist"))?;
-            if !status.is_active {
-                return Err(Status::unauthenticated("the user is deactivated"));
-            }
-            if status.revoked {
-                return Err(Status::unauthenticated("token revoked"));
-            }
-            if status.organization_id != *org_id {
-                return Err(Status::unauthenticated(
-                    "the token's organization does not match the user's",
-                ));
-            }
-            if !status.roles.iter().any(|r| r == role.as_str()) {
-                return Err(Status::permission_denied(format!(
-                    "the role {role} is no longer held"
-                )));
-            }
-            Ok(())
+                .map(|s| StoredUser {
+                    organization_id: s.organization_id,
+                    is_active: s.is_active,
+                    token_revoked: s.revoked,
+                    roles: s.roles,
+                });
+            let outcome = match refusal(stored.as_ref(), *org_id, *role) {
+                Some(refused) => Err(refused),
+                None => Ok(()),
+            };
+            ctx.token.record(outcome);
+            outcome.map_err(|refused| refused.status(*role))
         }
     }
 }

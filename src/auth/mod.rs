@@ -7,8 +7,9 @@ pub mod layer;
 pub mod password;
 pub mod policy;
 pub mod role;
+pub mod token_check;
 
-pub use context::{AuthContext, Principal};
+pub use context::{AuthContext, Principal, TokenAssertion};
 pub use jwt::{Claims, Subject, TokenError, TokenKeys};
 pub use layer::AuthLayer;
 pub use role::{Role, Scope};

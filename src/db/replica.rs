@@ -117,9 +117,14 @@ impl ReadRouter {
 
     /// The pool for the next read-only transaction.
     pub fn pool(&self) -> &PgPool {
+        self.route().0
+    }
+
+    /// [`ReadRouter::pool`], and whether it is the primary's.
+    pub fn route(&self) -> (&PgPool, bool) {
         match &self.replica {
-            Some(r) if r.in_use() => &r.pool,
-            _ => &self.primary,
+            Some(r) if r.in_use() => (&r.pool, false),
+            _ => (&self.primary, true),
         }
     }
 

@@ -12,7 +12,8 @@ use diesel_async::{
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
-use crate::auth::{Principal, Role};
+use crate::auth::token_check::Refusal;
+use crate::auth::{AuthContext, Principal, Role, TokenAssertion};
 
 /// The identity a transaction runs under, as the policies see it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -111,11 +112,59 @@ fn identity_sql(identity: &DbIdentity) -> diesel::QueryResult<String> {
     ))
 }
 
-/// `BEGIN` (READ ONLY when asked) and the identity's settings as one simple
-/// query: one round trip opens the transaction and says who asks.
-fn begin_sql(identity: &DbIdentity, read_only: bool) -> diesel::QueryResult<String> {
+/// `BEGIN` (READ ONLY when asked), the token assertion when one is due,
+/// and the identity's settings as one simple query: one round trip opens
+/// the transaction, checks the token and says who asks.
+fn begin_sql(
+    identity: &DbIdentity,
+    read_only: bool,
+    assertion: Option<&TokenAssertion>,
+) -> diesel::QueryResult<String> {
     let mode = if read_only { " READ ONLY" } else { "" };
-    Ok(format!("BEGIN{mode}; {}", identity_sql(identity)?))
+    // UUIDs and a role name: nothing that can leave its literal.
+    let assert = assertion.map_or(String::new(), |a| {
+        format!(
+            " SELECT stride_assert_token('{}', '{}', '{}', '{}');",
+            a.user_id.hyphenated(),
+            a.jti.hyphenated(),
+            a.org_id.hyphenated(),
+            a.role.as_str()
+        )
+    });
+    Ok(format!("BEGIN{mode};{assert} {}", identity_sql(identity)?))
+}
+
+/// Runs `work` in one transaction under the caller's identity, checking
+/// the caller's token in the same round trip when its check is due and
+/// `assert` (the transaction runs on the primary). The outcome is recorded
+/// in the caller's context for the auth layer.
+pub async fn for_caller<T, E>(
+    conn: &mut AsyncPgConnection,
+    ctx: &AuthContext,
+    read_only: bool,
+    assert: bool,
+    work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, E>>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let assertion = assert.then(|| ctx.pending_assertion()).flatten();
+    let identity = DbIdentity::from(&ctx.principal);
+    let begin = begin_sql(&identity, read_only, assertion.as_ref()).map_err(E::from)?;
+    let began = |opened: &diesel::QueryResult<()>| {
+        if assertion.is_none() {
+            return;
+        }
+        match opened {
+            Ok(()) => ctx.token.record(Ok(())),
+            Err(err) => {
+                if let Some(refused) = Refusal::raised_in(err) {
+                    ctx.token.record(Err(refused));
+                }
+            }
+        }
+    };
+    transaction(conn, &begin, began, work).await
 }
 
 /// Runs `work` in one transaction under `identity`: commits when it returns
@@ -128,7 +177,8 @@ pub async fn in_tenant<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    transaction(conn, identity, false, work).await
+    let begin = begin_sql(identity, false, None).map_err(E::from)?;
+    transaction(conn, &begin, |_| {}, work).await
 }
 
 /// [`in_tenant`] in a READ ONLY transaction: for reads that may run on a
@@ -142,21 +192,25 @@ pub async fn in_tenant_read_only<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    transaction(conn, identity, true, work).await
+    let begin = begin_sql(identity, true, None).map_err(E::from)?;
+    transaction(conn, &begin, |_| {}, work).await
 }
 
+/// Opens the transaction with `begin` (telling `began` how that went),
+/// runs `work`, commits on `Ok`, rolls back otherwise.
 async fn transaction<T, E>(
     conn: &mut AsyncPgConnection,
-    identity: &DbIdentity,
-    read_only: bool,
+    begin: &str,
+    began: impl FnOnce(&diesel::QueryResult<()>),
     work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, E>>,
 ) -> Result<T, E>
 where
     E: From<diesel::result::Error>,
 {
     // One round trip opens the transaction and sets who asks.
-    let begin = begin_sql(identity, read_only).map_err(E::from)?;
-    if let Err(err) = AnsiTransactionManager::begin_transaction_sql(conn, &begin).await {
+    let opened = AnsiTransactionManager::begin_transaction_sql(conn, begin).await;
+    began(&opened);
+    if let Err(err) = opened {
         // BEGIN may have run before the identity failed: close it, so the
         // connection is not left inside a transaction diesel does not know.
         let _ = conn.batch_execute("ROLLBACK").await;
@@ -185,14 +239,34 @@ mod tests {
     fn the_begin_statement_carries_the_identity_and_the_access_mode() {
         let user = Uuid::from_u128(1);
         let org = Uuid::from_u128(2);
-        let sql = begin_sql(&DbIdentity::user(user, org, Role::Trainer), true).unwrap();
+        let sql = begin_sql(&DbIdentity::user(user, org, Role::Trainer), true, None).unwrap();
         assert!(sql.starts_with("BEGIN READ ONLY; SELECT "), "{sql}");
         assert!(sql.contains(&format!("'stride.user_id', '{user}', true")));
         assert!(sql.contains(&format!("'stride.org_id', '{org}', true")));
         assert!(sql.contains("'stride.role', 'trainer', true"));
-        let sql = begin_sql(&DbIdentity::service(None), false).unwrap();
+        let sql = begin_sql(&DbIdentity::service(None), false, None).unwrap();
         assert!(sql.starts_with("BEGIN; SELECT "), "{sql}");
         assert!(sql.contains("'stride.user_id', '', true"));
+        assert!(!sql.contains("stride_assert_token"), "{sql}");
+    }
+
+    #[test]
+    fn a_due_token_check_is_asserted_before_the_identity_is_set() {
+        let (user, org, jti) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let assertion = TokenAssertion {
+            user_id: user,
+            jti,
+            org_id: org,
+            role: Role::Learner,
+        };
+        let identity = DbIdentity::user(user, org, Role::Learner);
+        let sql = begin_sql(&identity, false, Some(&assertion)).unwrap();
+        assert!(
+            sql.starts_with(&format!(
+                "BEGIN; SELECT stride_assert_token('{user}', '{jti}', '{org}', 'learner'); SELECT set_config("
+            )),
+            "{sql}"
+        );
     }
 
     #[test]
@@ -202,6 +276,6 @@ mod tests {
             org_id: None,
             role: "x', true); DROP TABLE users; --",
         };
-        assert!(begin_sql(&bad, false).is_err());
+        assert!(begin_sql(&bad, false, None).is_err());
     }
 }

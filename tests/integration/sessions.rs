@@ -316,3 +316,186 @@ async fn platform_admins_issue_service_tokens_scoped_to_their_scopes() {
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 }
+
+/// The token check rides on a call's first transaction (read-write or read
+/// only) and runs on its own for calls that open none: every path refuses
+/// each kind of dead token with its reason, answers nothing the handler
+/// computed, and a refused write changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_tokens_are_refused_on_calls_with_and_without_a_transaction() {
+    use stride::proto::common::v1::LeaderboardPrivacy;
+    use stride::proto::gamification::v1::GetLeaderboardRequest;
+    use stride::proto::gamification::v1::gamification_service_client::GamificationServiceClient;
+
+    let (server, mut identity, admin_token, user) = setup().await;
+    let user_id: uuid::Uuid = user.id.parse().unwrap();
+    let org: uuid::Uuid = user.organization_id.parse().unwrap();
+    let mut boards = GamificationServiceClient::new(server.channel());
+    let privacy = |p: LeaderboardPrivacy| UpdatePreferencesRequest {
+        user_id: String::new(),
+        preferences: Some(Preferences {
+            leaderboard_privacy: p as i32,
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["leaderboard_privacy".into()],
+        }),
+    };
+    // Each path, with what the error must say; the answer must be an error
+    // that names neither the person nor their data.
+    let refused = async |identity: &mut IdentityServiceClient<Channel>,
+                         boards: &mut GamificationServiceClient<Channel>,
+                         token: &str,
+                         code: Code,
+                         reason: &str| {
+        let errors = [
+            identity
+                .who_am_i(authed(WhoAmIRequest::default(), token))
+                .await
+                .map(|_| ()),
+            identity
+                .get_user(authed(GetUserRequest::default(), token))
+                .await
+                .map(|_| ()),
+            identity
+                .update_preferences(authed(privacy(LeaderboardPrivacy::Anonymous), token))
+                .await
+                .map(|_| ()),
+            boards
+                .get_leaderboard(authed(GetLeaderboardRequest::default(), token))
+                .await
+                .map(|_| ()),
+        ];
+        for (call, result) in ["WhoAmI", "GetUser", "UpdatePreferences", "GetLeaderboard"]
+            .iter()
+            .zip(errors)
+        {
+            let err = result.expect_err(&format!("{call} with a dead token ({reason})"));
+            assert_eq!(err.code(), code, "{call}: {}", err.message());
+            assert!(err.message().contains(reason), "{call}: {}", err.message());
+            assert!(
+                !err.message().contains("Ada") && !err.message().contains("example.com"),
+                "{call} leaked: {}",
+                err.message()
+            );
+        }
+    };
+    let stored_privacy = async |identity: &mut IdentityServiceClient<Channel>| {
+        identity
+            .get_preferences(authed(
+                GetPreferencesRequest {
+                    user_id: user.id.clone(),
+                },
+                &admin_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .preferences
+            .unwrap()
+            .leaderboard_privacy
+    };
+
+    // A live token works on every path (so the refusals below are the
+    // token's, not the calls').
+    let learner = identity
+        .login(login("ada.lovelace@example.com", PASSWORD, PbRole::Learner))
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    identity
+        .update_preferences(authed(privacy(LeaderboardPrivacy::Public), &learner))
+        .await
+        .expect("a live token writes");
+    boards
+        .get_leaderboard(authed(GetLeaderboardRequest::default(), &learner))
+        .await
+        .expect("a live token reads a board");
+    let before = stored_privacy(&mut identity).await;
+    assert_eq!(before, LeaderboardPrivacy::Public as i32);
+
+    let trainer = identity
+        .login(login("ada.lovelace@example.com", PASSWORD, PbRole::Trainer))
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    identity
+        .revoke_role(authed(
+            RevokeRoleRequest {
+                user_id: user.id.clone(),
+                role: PbRole::Trainer as i32,
+            },
+            &admin_token,
+        ))
+        .await
+        .unwrap();
+    refused(
+        &mut identity,
+        &mut boards,
+        &trainer,
+        Code::PermissionDenied,
+        "no longer held",
+    )
+    .await;
+
+    let (_, other_org) = server.person(None, &[Role::Learner]).await;
+    assert_ne!(other_org, org);
+    let foreign = server.user_token(user_id, other_org, Role::Learner);
+    refused(
+        &mut identity,
+        &mut boards,
+        &foreign,
+        Code::Unauthenticated,
+        "organization does not match",
+    )
+    .await;
+    let nobody = server.user_token(uuid::Uuid::new_v4(), org, Role::Learner);
+    refused(
+        &mut identity,
+        &mut boards,
+        &nobody,
+        Code::Unauthenticated,
+        "does not exist",
+    )
+    .await;
+
+    identity
+        .logout(authed(LogoutRequest::default(), &learner))
+        .await
+        .unwrap();
+    refused(
+        &mut identity,
+        &mut boards,
+        &learner,
+        Code::Unauthenticated,
+        "revoked",
+    )
+    .await;
+
+    identity
+        .deactivate_user(authed(
+            DeactivateUserRequest {
+                user_id: user.id.clone(),
+            },
+            &admin_token,
+        ))
+        .await
+        .unwrap();
+    let minted = server.user_token(user_id, org, Role::Learner);
+    refused(
+        &mut identity,
+        &mut boards,
+        &minted,
+        Code::Unauthenticated,
+        "deactivated",
+    )
+    .await;
+
+    assert_eq!(
+        stored_privacy(&mut identity).await,
+        before,
+        "no refused UpdatePreferences changed anything"
+    );
+}

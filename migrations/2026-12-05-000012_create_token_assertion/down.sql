@@ -1,0 +1,1 @@
+DROP FUNCTION stride_assert_token(uuid, uuid, uuid, text);
