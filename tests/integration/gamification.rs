@@ -532,6 +532,88 @@ async fn boards_rank_ties_hide_and_anonymize_and_page() {
     assert_eq!(bad_token.code(), Code::InvalidArgument);
 }
 
+/// While its snapshots are fresh, a board is answered from memory: the same
+/// answer the transaction that read them gave, even with the organizations
+/// table locked (the transaction's first read). Someone the snapshot does
+/// not hold (hidden) is still answered from the database.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_board_is_answered_from_memory_as_its_transaction_answered() {
+    let server = TestServer::start_with(stride::config::Limits {
+        board_cache_ms: 600_000,
+        ..Default::default()
+    })
+    .await;
+    let fx = Fixture::new(66);
+    fx.create(&server.db_url).await;
+    let now = Utc::now();
+    for (user, score) in [(0, 90.0), (1, 70.0), (2, 50.0), (3, 30.0)] {
+        let e = event(
+            &format!("m{user}"),
+            fx.users[user],
+            now - Duration::seconds(5),
+            graded(fx.courses[0], score),
+        );
+        publish(&server, &fx, e).await;
+    }
+    let mut owner = AsyncPgConnection::establish(&server.db_url).await.unwrap();
+    owner
+        .batch_execute(&format!(
+            "INSERT INTO user_preferences (user_id, organization_id, leaderboard_privacy) VALUES
+               ('{}', '{org}', 'anonymous'), ('{}', '{org}', 'hidden');",
+            fx.users[1],
+            fx.users[3],
+            org = fx.org
+        ))
+        .await
+        .unwrap();
+    let ask = |user: usize| {
+        let token = server.user_token(fx.users[user], fx.org, Role::Learner);
+        let mut client = game(&server);
+        async move {
+            client
+                .get_leaderboard(authed(pb::GetLeaderboardRequest::default(), &token))
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    let read = ask(2).await.expect("the board through a transaction");
+    let names: Vec<_> = read
+        .entries
+        .iter()
+        .map(|e| (e.rank, e.display_name.as_str(), e.is_caller))
+        .collect();
+    assert_eq!(names[0], (1, "Learner 0", false));
+    assert!(names[1].1.starts_with("Anonymous learner #"), "{names:?}");
+    assert_eq!(names[2], (3, "Learner 2", true));
+
+    owner
+        .batch_execute("BEGIN; LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let remembered = tokio::time::timeout(std::time::Duration::from_secs(10), ask(2))
+        .await
+        .expect("a fresh board needs no table of the transaction")
+        .expect("the board from memory");
+    assert_eq!(remembered, read);
+    let other = tokio::time::timeout(std::time::Duration::from_secs(10), ask(0))
+        .await
+        .expect("another caller on the board is answered from memory too")
+        .unwrap();
+    assert!(other.entries[0].is_caller);
+    assert_eq!(other.own.unwrap().rank, 1);
+    let hidden = tokio::time::timeout(std::time::Duration::from_millis(800), ask(3)).await;
+    assert!(
+        hidden.is_err(),
+        "a hidden caller is not in the snapshot: their own row is read, behind the lock"
+    );
+    owner.batch_execute("ROLLBACK").await.unwrap();
+    let hidden = ask(3)
+        .await
+        .expect("the hidden caller once the lock is gone");
+    let own = hidden.own.unwrap();
+    assert_eq!((own.rank, own.points, own.hidden), (4, 40, true));
+}
+
 #[tokio::test]
 async fn admins_add_achievements_with_checked_criteria_and_people_earn_them() {
     let (server, fx) = setup(66).await;

@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::mapping;
-use super::watch::BoardHub;
+use super::watch::{BoardHub, NAMED, Names, Ranked};
 use crate::api::{ApiError, AppState, paging};
 use crate::auth::{AuthContext, Principal, Role};
 use crate::db::boards::{self, Period, Reach};
@@ -145,7 +145,8 @@ pub async fn get(
     })
 }
 
-/// Computes one board for the caller, in one transaction.
+/// Computes one board for the caller: from the hub's snapshots when they
+/// hold all it needs, else in one transaction (which renews them).
 pub async fn compute(
     state: &AppState,
     hub: &BoardHub,
@@ -156,6 +157,9 @@ pub async fn compute(
     let caller = crate::api::caller_user(&ctx.principal)
         .ok_or_else(|| ApiError::PermissionDenied("boards are for people's tokens".into()))?;
     let caller_org = ctx.org_id().unwrap_or_default();
+    if let Some(board) = from_snapshots(&hub, caller, caller_org, req) {
+        return Ok(board);
+    }
     state
         .read_tx(ctx, move |conn| {
             Box::pin(async move { board(conn, &hub, caller, caller_org, req).await })
@@ -190,7 +194,18 @@ async fn resolve(
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("organization {zone_org}")))?;
     let zone = crate::domain::zone::zone(&zone);
-    let period = match req.period {
+    let (period, start) = period_of(req.period, as_of, zone);
+    Ok((period, zone, start))
+}
+
+/// The board period containing `as_of` in `zone`, and its first day as
+/// text (empty for all-time).
+fn period_of(
+    kind: pb::LeaderboardPeriod,
+    as_of: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+) -> (Period, String) {
+    let period = match kind {
         pb::LeaderboardPeriod::Month => Period::Month(month_start(as_of, zone)),
         pb::LeaderboardPeriod::AllTime => Period::AllTime,
         _ => Period::Week(week_start(as_of, zone)),
@@ -199,7 +214,55 @@ async fn resolve(
         Period::Week(d) | Period::Month(d) => d.to_string(),
         Period::AllTime => String::new(),
     };
-    Ok((period, zone, start))
+    (period, start)
+}
+
+/// The organization whose time zone a live board's periods follow, and
+/// the board's reach; `None` for course boards.
+fn live_reach(scope: Scope, caller_org: Uuid) -> Option<(Uuid, Reach)> {
+    match scope {
+        Scope::Organization(org) => Some((org, Reach::Organization(org))),
+        Scope::Platform => Some((caller_org, Reach::Platform)),
+        Scope::Course(_) => None,
+    }
+}
+
+/// A live board answered from memory alone: the zone, the ranked board
+/// and the names of its first page all held by the hub, no older than the
+/// snapshot age, and the caller on the board. No transaction: the auth
+/// layer checks the token before the answer leaves. `None` when anything
+/// is missing (the transaction path reads it and renews the snapshots).
+fn from_snapshots(
+    hub: &BoardHub,
+    caller: Uuid,
+    caller_org: Uuid,
+    req: BoardRequest,
+) -> Option<Board> {
+    let (zone_org, reach) = live_reach(req.scope, caller_org)?;
+    if req.offset + req.limit > NAMED as i64 {
+        return None;
+    }
+    let zone = hub.zone(zone_org)?;
+    let (period, period_start) = period_of(req.period, Utc::now(), zone);
+    let ranked = hub.fresh(reach, period)?;
+    // Someone not on the board (hidden, or without points yet) needs the
+    // own row read.
+    let me = ranked.board.iter().find(|s| s.user_id == caller)?;
+    let (standings, first_rank, count, own) = standings_of(&ranked.board, (me.points, true), req);
+    Some(Board {
+        entries: entries_from(
+            &standings,
+            &ranked.names,
+            first_rank,
+            req.offset,
+            Some(caller),
+        ),
+        own,
+        ranked_users: u32::try_from(count).unwrap_or(u32::MAX),
+        period_start,
+        as_of: ranked.as_of,
+        more: (req.offset + standings.len() as i64) < count,
+    })
 }
 
 /// The first instant a course board counts (None: all time).
@@ -219,6 +282,9 @@ async fn board(
 ) -> Result<Board, ApiError> {
     let as_of = Utc::now();
     let (period, zone, period_start) = resolve(conn, &req, caller_org, as_of).await?;
+    if let Some((zone_org, _)) = live_reach(req.scope, caller_org) {
+        hub.remember_zone(zone_org, zone);
+    }
     let ((standings, first_rank, ranked, own), as_of) = match req.scope {
         Scope::Course(course) => (
             course_standings(conn, course, course_from(period, zone), caller, req).await?,
@@ -251,15 +317,26 @@ async fn entries_of(
     caller: Option<Uuid>,
 ) -> Result<Vec<pb::LeaderboardEntry>, ApiError> {
     let ids: Vec<Uuid> = standings.iter().map(|s| s.user_id).collect();
-    let names: std::collections::HashMap<Uuid, (String, Option<String>)> =
-        boards::names(conn, &ids)
-            .await?
-            .into_iter()
-            .map(|(u, privacy, name)| (u, (privacy, name)))
-            .collect();
+    let names: Names = boards::names(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|(u, privacy, name)| (u, (privacy, name)))
+        .collect();
+    Ok(entries_from(standings, &names, first_rank, offset, caller))
+}
+
+/// [`entries_of`] with the names known: someone without a row in `names`
+/// is shown anonymously.
+fn entries_from(
+    standings: &[Standing],
+    names: &Names,
+    first_rank: u32,
+    offset: i64,
+    caller: Option<Uuid>,
+) -> Vec<pb::LeaderboardEntry> {
     let points: Vec<i64> = standings.iter().map(|s| s.points).collect();
     let ranks = page_ranks(&points, first_rank, offset as u32);
-    Ok(standings
+    standings
         .iter()
         .zip(ranks)
         .map(|(s, rank)| {
@@ -284,7 +361,7 @@ async fn entries_of(
                 is_caller,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// One computation of a board for all its watchers: the top entries (no
@@ -412,7 +489,11 @@ async fn live_standings(
     caller: Uuid,
     req: BoardRequest,
 ) -> Result<(Standings, DateTime<Utc>), ApiError> {
-    let (ranked, as_of) = hub.ranked(conn, reach, period).await?;
+    let Ranked {
+        board: ranked,
+        as_of,
+        ..
+    } = hub.ranked(conn, reach, period).await?;
     let own = match ranked.iter().find(|s| s.user_id == caller) {
         Some(me) => (me.points, true),
         None => {

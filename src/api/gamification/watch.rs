@@ -48,13 +48,15 @@ struct Shared {
 }
 
 /// The boards being watched, the bound on watchers, and the short-lived
-/// snapshots of whole boards that GetLeaderboard ranks against.
+/// snapshots of whole boards (and of organizations' time zones) that
+/// GetLeaderboard ranks against.
 #[derive(Clone)]
 pub struct BoardHub {
     boards: Arc<Mutex<HashMap<Key, Shared>>>,
     interval: Duration,
     slots: Arc<Semaphore>,
     ranked: Arc<Mutex<HashMap<RankedKey, Arc<RankedSlot>>>>,
+    zones: Arc<Mutex<HashMap<Uuid, (Instant, chrono_tz::Tz)>>>,
     ranked_ttl: Duration,
 }
 
@@ -63,12 +65,25 @@ type RankedKey = (Reach, Period);
 /// One board's snapshot, and the lock its one refresher holds.
 #[derive(Default)]
 struct RankedSlot {
-    value: Mutex<Option<RankedBoard>>,
+    value: Mutex<Option<(Instant, Ranked)>>,
     refresh: tokio::sync::Mutex<()>,
 }
 
-/// A snapshot: when it was taken (monotonic and wall clock) and the board.
-type RankedBoard = (Instant, DateTime<Utc>, Arc<Vec<Standing>>);
+/// How many of a board's first people a snapshot holds the names of: a
+/// page no deeper than this is answered from memory.
+pub const NAMED: usize = super::leaderboard::BOARD_PAGE.1 as usize;
+
+/// A board's privacy and display name per person.
+pub type Names = HashMap<Uuid, (String, Option<String>)>;
+
+/// A snapshot of a whole board: its ranked people in board order, when it
+/// was read, and the names of its first [`NAMED`] people.
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    pub board: Arc<Vec<Standing>>,
+    pub as_of: DateTime<Utc>,
+    pub names: Arc<Names>,
+}
 
 type Updates = Pin<Box<dyn Stream<Item = Result<pb::WatchLeaderboardResponse, Status>> + Send>>;
 
@@ -79,20 +94,49 @@ impl BoardHub {
             interval: Duration::from_millis(limits.board_watch_interval_ms),
             slots: Arc::new(Semaphore::new(limits.max_board_watchers)),
             ranked: Arc::default(),
+            zones: Arc::default(),
             ranked_ttl: Duration::from_millis(limits.board_cache_ms),
         }
     }
 
+    /// A board's snapshot if one younger than the configured age is held
+    /// (no database work: `None` sends the caller to [`BoardHub::ranked`]).
+    pub fn fresh(&self, reach: Reach, period: Period) -> Option<Ranked> {
+        let slot = lock(&self.ranked).get(&(reach, period))?.clone();
+        let value = lock(&slot.value);
+        let (at, ranked) = value.as_ref()?;
+        (at.elapsed() < self.ranked_ttl).then(|| ranked.clone())
+    }
+
+    /// An organization's time zone as last read, while as young as a
+    /// board snapshot may be.
+    pub fn zone(&self, org: Uuid) -> Option<chrono_tz::Tz> {
+        let zones = lock(&self.zones);
+        let (at, zone) = zones.get(&org)?;
+        (at.elapsed() < self.ranked_ttl).then_some(*zone)
+    }
+
+    /// Keeps an organization's time zone just read.
+    pub fn remember_zone(&self, org: Uuid, zone: chrono_tz::Tz) {
+        if self.ranked_ttl.is_zero() {
+            return;
+        }
+        let mut zones = lock(&self.zones);
+        let ttl = self.ranked_ttl;
+        zones.retain(|_, (at, _)| at.elapsed() < ttl);
+        zones.insert(org, (Instant::now(), zone));
+    }
+
     /// The ranked people of a board in board order, as of at most the
-    /// configured snapshot age ago, and that time. One caller refreshes an
-    /// expired snapshot (in its transaction) while the others are served the
+    /// configured snapshot age ago. One caller refreshes an expired
+    /// snapshot (in its transaction) while the others are served the
     /// previous one; only a board never read makes callers wait.
     pub async fn ranked(
         &self,
         conn: &mut AsyncPgConnection,
         reach: Reach,
         period: Period,
-    ) -> Result<(Arc<Vec<Standing>>, DateTime<Utc>), ApiError> {
+    ) -> Result<Ranked, ApiError> {
         let ttl = self.ranked_ttl;
         let slot = {
             let mut all = lock(&self.ranked);
@@ -100,35 +144,46 @@ impl BoardHub {
             all.retain(|_, slot| {
                 lock(&slot.value)
                     .as_ref()
-                    .is_none_or(|(at, _, _)| at.elapsed() < ttl * 60 + Duration::from_secs(60))
+                    .is_none_or(|(at, _)| at.elapsed() < ttl * 60 + Duration::from_secs(60))
             });
             all.entry((reach, period)).or_default().clone()
         };
         let current = |slot: &RankedSlot| lock(&slot.value).clone();
-        if let Some((at, as_of, board)) = current(&slot) {
+        if let Some((at, ranked)) = current(&slot) {
             if at.elapsed() < ttl {
-                return Ok((board, as_of));
+                return Ok(ranked);
             }
         }
         let _refreshing = match slot.refresh.try_lock() {
             Ok(guard) => guard,
             Err(_) => {
-                if let Some((_, as_of, board)) = current(&slot) {
-                    return Ok((board, as_of));
+                if let Some((_, ranked)) = current(&slot) {
+                    return Ok(ranked);
                 }
                 let guard = slot.refresh.lock().await;
-                if let Some((at, as_of, board)) = current(&slot) {
+                if let Some((at, ranked)) = current(&slot) {
                     if at.elapsed() < ttl {
-                        return Ok((board, as_of));
+                        return Ok(ranked);
                     }
                 }
                 guard
             }
         };
         let as_of = Utc::now();
-        let board = Arc::new(boards::ranked_all(conn, reach, period).await?);
-        *lock(&slot.value) = Some((Instant::now(), as_of, board.clone()));
-        Ok((board, as_of))
+        let board = boards::ranked_all(conn, reach, period).await?;
+        let first: Vec<Uuid> = board.iter().take(NAMED).map(|s| s.user_id).collect();
+        let names = boards::names(conn, &first)
+            .await?
+            .into_iter()
+            .map(|(user, privacy, name)| (user, (privacy, name)))
+            .collect();
+        let ranked = Ranked {
+            board: Arc::new(board),
+            as_of,
+            names: Arc::new(names),
+        };
+        *lock(&slot.value) = Some((Instant::now(), ranked.clone()));
+        Ok(ranked)
     }
 
     /// Opens a watch: RESOURCE_EXHAUSTED beyond the configured watchers.
