@@ -1,10 +1,11 @@
--- The token check of stride_token_status as an assertion that can share
--- the simple query that opens a request's transaction (BEGIN; assert;
--- identity): one round trip instead of two, on the same connection. It
--- raises instead of returning rows because a simple query's rows are not
--- read back; the message names the reason for the service to map.
-CREATE FUNCTION stride_assert_token(p_user uuid, p_jti uuid, p_org uuid, p_role text)
-RETURNS void
+-- The per-request token check as one scalar function: NULL when the token
+-- still works, else why not. One rule for both ways a request runs it: as
+-- a prepared statement of its own (the service's check outside a
+-- transaction), and raised by stride_assert_token in the simple query that
+-- opens a request's transaction (BEGIN; assert; identity), so that the
+-- check costs no round trip of its own.
+CREATE FUNCTION stride_token_refusal(p_user uuid, p_jti uuid, p_org uuid, p_role text)
+RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
     previous text := stride_elevate();
@@ -20,20 +21,32 @@ BEGIN
       FROM users u
      WHERE u.id = p_user;
     PERFORM set_config('stride.role', previous, true);
-    -- The order matches the service's own check (src/auth/token_check.rs).
-    IF user_org IS NULL THEN
-        RAISE EXCEPTION 'stride_token:unknown_user' USING ERRCODE = '28000';
-    ELSIF NOT active THEN
-        RAISE EXCEPTION 'stride_token:deactivated' USING ERRCODE = '28000';
-    ELSIF revoked THEN
-        RAISE EXCEPTION 'stride_token:revoked' USING ERRCODE = '28000';
-    ELSIF user_org <> p_org THEN
-        RAISE EXCEPTION 'stride_token:other_organization' USING ERRCODE = '28000';
-    ELSIF NOT held THEN
-        RAISE EXCEPTION 'stride_token:role_not_held' USING ERRCODE = '28000';
+    -- The reasons are the service's (src/auth/token_check.rs), in this order.
+    RETURN CASE
+        WHEN user_org IS NULL THEN 'unknown_user'
+        WHEN NOT active THEN 'deactivated'
+        WHEN revoked THEN 'revoked'
+        WHEN user_org <> p_org THEN 'other_organization'
+        WHEN NOT held THEN 'role_not_held'
+    END;
+END $$;
+COMMENT ON FUNCTION stride_token_refusal IS 'Checked on every user request: NULL, or why the token no longer works (deactivated user, revoked token, role no longer held, ...).';
+
+-- Raises stride_token:<reason> (SQLSTATE 28000): a simple query's rows are
+-- not read back, its errors are.
+CREATE FUNCTION stride_assert_token(p_user uuid, p_jti uuid, p_org uuid, p_role text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    refusal text := stride_token_refusal(p_user, p_jti, p_org, p_role);
+BEGIN
+    IF refusal IS NOT NULL THEN
+        RAISE EXCEPTION 'stride_token:%', refusal USING ERRCODE = '28000';
     END IF;
 END $$;
-COMMENT ON FUNCTION stride_assert_token IS 'The per-request token check folded into the BEGIN of the request''s transaction; raises stride_token:<reason> (SQLSTATE 28000) when the token no longer works.';
+COMMENT ON FUNCTION stride_assert_token IS 'The token check folded into the BEGIN of a request''s transaction.';
 
+REVOKE ALL ON FUNCTION stride_token_refusal(uuid, uuid, uuid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stride_assert_token(uuid, uuid, uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stride_token_refusal(uuid, uuid, uuid, text) TO stride_app;
 GRANT EXECUTE ON FUNCTION stride_assert_token(uuid, uuid, uuid, text) TO stride_app;

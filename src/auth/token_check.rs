@@ -11,7 +11,6 @@
 use std::sync::OnceLock;
 
 use tonic::Status;
-use uuid::Uuid;
 
 use super::role::Role;
 
@@ -48,13 +47,17 @@ impl Refusal {
         }
     }
 
+    /// The refusal `stride_token_refusal` names `reason`.
+    pub fn named(reason: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == reason)
+    }
+
     /// The refusal a database error carries, if it is one.
     pub fn raised_in(err: &diesel::result::Error) -> Option<Self> {
         let diesel::result::Error::DatabaseError(_, info) = err else {
             return None;
         };
-        let reason = info.message().strip_prefix(RAISED)?;
-        Self::ALL.into_iter().find(|r| r.as_str() == reason)
+        Self::named(info.message().strip_prefix(RAISED)?)
     }
 
     /// The answer to the caller acting under `role`.
@@ -70,33 +73,6 @@ impl Refusal {
                 Status::permission_denied(format!("the role {role} is no longer held"))
             }
         }
-    }
-}
-
-/// The stored state behind a person's token, as `stride_token_status` reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredUser {
-    pub organization_id: Uuid,
-    pub is_active: bool,
-    pub token_revoked: bool,
-    pub roles: Vec<String>,
-}
-
-/// The rule both checks apply, in the same order as `stride_assert_token`.
-pub fn refusal(stored: Option<&StoredUser>, org_id: Uuid, role: Role) -> Option<Refusal> {
-    let Some(stored) = stored else {
-        return Some(Refusal::UnknownUser);
-    };
-    if !stored.is_active {
-        Some(Refusal::Deactivated)
-    } else if stored.token_revoked {
-        Some(Refusal::Revoked)
-    } else if stored.organization_id != org_id {
-        Some(Refusal::OtherOrganization)
-    } else if !stored.roles.iter().any(|r| r == role.as_str()) {
-        Some(Refusal::RoleNotHeld)
-    } else {
-        None
     }
 }
 
@@ -121,53 +97,6 @@ impl TokenCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn stored(org: Uuid) -> StoredUser {
-        StoredUser {
-            organization_id: org,
-            is_active: true,
-            token_revoked: false,
-            roles: vec!["learner".into(), "trainer".into()],
-        }
-    }
-
-    #[test]
-    fn the_rule_refuses_in_the_sql_functions_order() {
-        let org = Uuid::from_u128(1);
-        let ok = stored(org);
-        assert_eq!(refusal(Some(&ok), org, Role::Trainer), None);
-        assert_eq!(
-            refusal(None, org, Role::Learner),
-            Some(Refusal::UnknownUser)
-        );
-        let other = Uuid::from_u128(2);
-        assert_eq!(
-            refusal(Some(&ok), other, Role::Learner),
-            Some(Refusal::OtherOrganization)
-        );
-        assert_eq!(
-            refusal(Some(&ok), org, Role::OrgAdmin),
-            Some(Refusal::RoleNotHeld)
-        );
-        // Deactivation and revocation come before the rest.
-        let gone = StoredUser {
-            is_active: false,
-            token_revoked: true,
-            ..ok.clone()
-        };
-        assert_eq!(
-            refusal(Some(&gone), other, Role::OrgAdmin),
-            Some(Refusal::Deactivated)
-        );
-        let revoked = StoredUser {
-            token_revoked: true,
-            ..ok
-        };
-        assert_eq!(
-            refusal(Some(&revoked), other, Role::OrgAdmin),
-            Some(Refusal::Revoked)
-        );
-    }
 
     #[test]
     fn a_raised_reason_is_read_back_and_anything_else_is_not() {

@@ -63,6 +63,26 @@ pub async fn token_status(
         .optional()
 }
 
+diesel::define_sql_function! {
+    /// NULL while a person's token works, else why not (migration
+    /// `create_token_assertion`).
+    fn stride_token_refusal(user_id: SqlUuid, jti: SqlUuid, org_id: SqlUuid, role: Text) -> Nullable<Text>;
+}
+
+/// Why a person's token acting under `role` no longer works, `None` while
+/// it does. A DSL query, so the connection keeps it prepared.
+pub async fn token_refusal(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    jti: Uuid,
+    org_id: Uuid,
+    role: &str,
+) -> QueryResult<Option<String>> {
+    diesel::select(stride_token_refusal(user_id, jti, org_id, role))
+        .get_result(conn)
+        .await
+}
+
 /// Whether a token id is on the deny-list (service tokens, logouts).
 pub async fn is_revoked(conn: &mut AsyncPgConnection, jti: Uuid) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(revoked_tokens::table.find(jti)))

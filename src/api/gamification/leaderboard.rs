@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::mapping;
-use super::watch::{BoardHub, NAMED, Names, Ranked};
+use super::watch::{BoardHub, NAMED, Names};
 use crate::api::{ApiError, AppState, paging};
 use crate::auth::{AuthContext, Principal, Role};
 use crate::db::boards::{self, Period, Reach};
@@ -157,7 +157,7 @@ pub async fn compute(
     let caller = crate::api::caller_user(&ctx.principal)
         .ok_or_else(|| ApiError::PermissionDenied("boards are for people's tokens".into()))?;
     let caller_org = ctx.org_id().unwrap_or_default();
-    if let Some(board) = from_snapshots(&hub, caller, caller_org, req) {
+    if let Some(board) = from_snapshots(&hub, caller, req) {
         return Ok(board);
     }
     state
@@ -217,37 +217,34 @@ fn period_of(
     (period, start)
 }
 
-/// The organization whose time zone a live board's periods follow, and
-/// the board's reach; `None` for course boards.
-fn live_reach(scope: Scope, caller_org: Uuid) -> Option<(Uuid, Reach)> {
+/// A live board's reach; `None` for course boards.
+fn live_reach(scope: Scope) -> Option<Reach> {
     match scope {
-        Scope::Organization(org) => Some((org, Reach::Organization(org))),
-        Scope::Platform => Some((caller_org, Reach::Platform)),
+        Scope::Organization(org) => Some(Reach::Organization(org)),
+        Scope::Platform => Some(Reach::Platform),
         Scope::Course(_) => None,
     }
 }
 
-/// A live board answered from memory alone: the zone, the ranked board
-/// and the names of its first page all held by the hub, no older than the
-/// snapshot age, and the caller on the board. No transaction: the auth
-/// layer checks the token before the answer leaves. `None` when anything
-/// is missing (the transaction path reads it and renews the snapshots).
-fn from_snapshots(
-    hub: &BoardHub,
-    caller: Uuid,
-    caller_org: Uuid,
-    req: BoardRequest,
-) -> Option<Board> {
-    let (zone_org, reach) = live_reach(req.scope, caller_org)?;
+/// A live board answered from memory alone: the hub holds a snapshot of
+/// the board as last read (with the zone its period was worked out in), no
+/// older than the snapshot age or being renewed, and the caller is on it.
+/// No transaction: the auth layer checks the token before the answer
+/// leaves. `None` when anything is missing, or a new period has begun (the
+/// transaction path reads the board and renews the snapshot).
+fn from_snapshots(hub: &BoardHub, caller: Uuid, req: BoardRequest) -> Option<Board> {
+    let reach = live_reach(req.scope)?;
     if req.offset + req.limit > NAMED as i64 {
         return None;
     }
-    let zone = hub.zone(zone_org)?;
-    let (period, period_start) = period_of(req.period, Utc::now(), zone);
-    let ranked = hub.fresh(reach, period)?;
+    let (zone, period, ranked) = hub.remembered(reach, req.period)?;
+    let (now_period, period_start) = period_of(req.period, Utc::now(), zone);
+    if now_period != period {
+        return None;
+    }
     // Someone not on the board (hidden, or without points yet) needs the
     // own row read.
-    let me = ranked.board.iter().find(|s| s.user_id == caller)?;
+    let me = ranked.standing_of(caller)?;
     let (standings, first_rank, count, own) = standings_of(&ranked.board, (me.points, true), req);
     Some(Board {
         entries: entries_from(
@@ -282,18 +279,18 @@ async fn board(
 ) -> Result<Board, ApiError> {
     let as_of = Utc::now();
     let (period, zone, period_start) = resolve(conn, &req, caller_org, as_of).await?;
-    if let Some((zone_org, _)) = live_reach(req.scope, caller_org) {
-        hub.remember_zone(zone_org, zone);
-    }
     let ((standings, first_rank, ranked, own), as_of) = match req.scope {
         Scope::Course(course) => (
             course_standings(conn, course, course_from(period, zone), caller, req).await?,
             as_of,
         ),
         Scope::Organization(org) => {
-            live_standings(conn, hub, Reach::Organization(org), period, caller, req).await?
+            let reach = Reach::Organization(org);
+            live_standings(conn, hub, reach, (period, zone), caller, req).await?
         }
-        Scope::Platform => live_standings(conn, hub, Reach::Platform, period, caller, req).await?,
+        Scope::Platform => {
+            live_standings(conn, hub, Reach::Platform, (period, zone), caller, req).await?
+        }
     };
     let more = (req.offset + standings.len() as i64) < ranked;
     let entries = entries_of(conn, &standings, first_rank, req.offset, Some(caller)).await?;
@@ -485,16 +482,12 @@ async fn live_standings(
     conn: &mut AsyncPgConnection,
     hub: &BoardHub,
     reach: Reach,
-    period: Period,
+    (period, zone): (Period, chrono_tz::Tz),
     caller: Uuid,
     req: BoardRequest,
 ) -> Result<(Standings, DateTime<Utc>), ApiError> {
-    let Ranked {
-        board: ranked,
-        as_of,
-        ..
-    } = hub.ranked(conn, reach, period).await?;
-    let own = match ranked.iter().find(|s| s.user_id == caller) {
+    let ranked = hub.ranked(conn, reach, period, (req.period, zone)).await?;
+    let own = match ranked.standing_of(caller) {
         Some(me) => (me.points, true),
         None => {
             let mine = boards::own_row(conn, caller).await?;
@@ -504,7 +497,7 @@ async fn live_standings(
             )
         }
     };
-    Ok((standings_of(&ranked, own, req), as_of))
+    Ok((standings_of(&ranked.board, own, req), ranked.as_of))
 }
 
 /// A course board, ranked in memory (a course's learners are few).

@@ -56,12 +56,16 @@ pub struct BoardHub {
     interval: Duration,
     slots: Arc<Semaphore>,
     ranked: Arc<Mutex<HashMap<RankedKey, Arc<RankedSlot>>>>,
-    zones: Arc<Mutex<HashMap<Uuid, (Instant, chrono_tz::Tz)>>>,
+    /// The period (and the zone it was worked out in) each board kind was
+    /// last read for: how a request finds its snapshot without the database.
+    current: Arc<Mutex<HashMap<KindKey, (chrono_tz::Tz, Period)>>>,
     ranked_ttl: Duration,
 }
 
 /// A whole board: (reach, period).
 type RankedKey = (Reach, Period);
+/// A board as a request names it: reach and kind of period.
+type KindKey = (Reach, pb::LeaderboardPeriod);
 /// One board's snapshot, and the lock its one refresher holds.
 #[derive(Default)]
 struct RankedSlot {
@@ -76,13 +80,38 @@ pub const NAMED: usize = super::leaderboard::BOARD_PAGE.1 as usize;
 /// A board's privacy and display name per person.
 pub type Names = HashMap<Uuid, (String, Option<String>)>;
 
-/// A snapshot of a whole board: its ranked people in board order, when it
-/// was read, and the names of its first [`NAMED`] people.
+/// A snapshot of a whole board: its ranked people in board order, where
+/// each is in it, when it was read, and the names of its first [`NAMED`]
+/// people.
 #[derive(Debug, Clone)]
 pub struct Ranked {
     pub board: Arc<Vec<Standing>>,
+    positions: Arc<HashMap<Uuid, usize>>,
     pub as_of: DateTime<Utc>,
     pub names: Arc<Names>,
+}
+
+impl Ranked {
+    /// `board` as read at `as_of`, with the names of its first people.
+    pub fn new(board: Vec<Standing>, as_of: DateTime<Utc>, names: Names) -> Self {
+        let positions = board
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.user_id, i))
+            .collect();
+        Self {
+            board: Arc::new(board),
+            positions: Arc::new(positions),
+            as_of,
+            names: Arc::new(names),
+        }
+    }
+
+    /// A person's standing, `None` when they are not on the board (a
+    /// lookup, not a scan: boards hold every ranked person).
+    pub fn standing_of(&self, user: Uuid) -> Option<Standing> {
+        self.positions.get(&user).map(|i| self.board[*i])
+    }
 }
 
 type Updates = Pin<Box<dyn Stream<Item = Result<pb::WatchLeaderboardResponse, Status>> + Send>>;
@@ -94,48 +123,42 @@ impl BoardHub {
             interval: Duration::from_millis(limits.board_watch_interval_ms),
             slots: Arc::new(Semaphore::new(limits.max_board_watchers)),
             ranked: Arc::default(),
-            zones: Arc::default(),
+            current: Arc::default(),
             ranked_ttl: Duration::from_millis(limits.board_cache_ms),
         }
     }
 
-    /// A board's snapshot if one younger than the configured age is held
-    /// (no database work: `None` sends the caller to [`BoardHub::ranked`]).
-    pub fn fresh(&self, reach: Reach, period: Period) -> Option<Ranked> {
-        let slot = lock(&self.ranked).get(&(reach, period))?.clone();
-        let value = lock(&slot.value);
-        let (at, ranked) = value.as_ref()?;
-        (at.elapsed() < self.ranked_ttl).then(|| ranked.clone())
-    }
-
-    /// An organization's time zone as last read, while as young as a
-    /// board snapshot may be.
-    pub fn zone(&self, org: Uuid) -> Option<chrono_tz::Tz> {
-        let zones = lock(&self.zones);
-        let (at, zone) = zones.get(&org)?;
-        (at.elapsed() < self.ranked_ttl).then_some(*zone)
-    }
-
-    /// Keeps an organization's time zone just read.
-    pub fn remember_zone(&self, org: Uuid, zone: chrono_tz::Tz) {
+    /// The snapshot a request for a board kind can be answered from, with
+    /// the zone and period it was read for: `None` when none is held, or it
+    /// is older than the configured age and nobody is renewing it (the
+    /// caller then reads it through [`BoardHub::ranked`]). Like `ranked`,
+    /// callers are served the previous snapshot while one renews it.
+    pub fn remembered(
+        &self,
+        reach: Reach,
+        kind: pb::LeaderboardPeriod,
+    ) -> Option<(chrono_tz::Tz, Period, Ranked)> {
         if self.ranked_ttl.is_zero() {
-            return;
+            return None;
         }
-        let mut zones = lock(&self.zones);
-        let ttl = self.ranked_ttl;
-        zones.retain(|_, (at, _)| at.elapsed() < ttl);
-        zones.insert(org, (Instant::now(), zone));
+        let (zone, period) = *lock(&self.current).get(&(reach, kind))?;
+        let slot = lock(&self.ranked).get(&(reach, period))?.clone();
+        let (at, ranked) = lock(&slot.value).clone()?;
+        let renewing = slot.refresh.try_lock().is_err();
+        (at.elapsed() < self.ranked_ttl || renewing).then_some((zone, period, ranked))
     }
 
     /// The ranked people of a board in board order, as of at most the
     /// configured snapshot age ago. One caller refreshes an expired
     /// snapshot (in its transaction) while the others are served the
     /// previous one; only a board never read makes callers wait.
+    /// `kind` and `zone` say how `period` was worked out.
     pub async fn ranked(
         &self,
         conn: &mut AsyncPgConnection,
         reach: Reach,
         period: Period,
+        (kind, zone): (pb::LeaderboardPeriod, chrono_tz::Tz),
     ) -> Result<Ranked, ApiError> {
         let ttl = self.ranked_ttl;
         let slot = {
@@ -177,12 +200,9 @@ impl BoardHub {
             .into_iter()
             .map(|(user, privacy, name)| (user, (privacy, name)))
             .collect();
-        let ranked = Ranked {
-            board: Arc::new(board),
-            as_of,
-            names: Arc::new(names),
-        };
+        let ranked = Ranked::new(board, as_of, names);
         *lock(&slot.value) = Some((Instant::now(), ranked.clone()));
+        lock(&self.current).insert((reach, kind), (zone, period));
         Ok(ranked)
     }
 
