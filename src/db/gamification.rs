@@ -1011,6 +1011,31 @@ const THING_ROWS: &str = "(point_transactions.source_key LIKE 'course:%' \
      OR point_transactions.source_key LIKE 'skill:%' \
      OR point_transactions.source_key LIKE 'streak_milestone:%')";
 
+/// [`THING_ROWS`] as an expression of its own with a fixed query id, so
+/// that a query filtering on it is prepared once per connection.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct ThingRows;
+
+impl diesel::expression::Expression for ThingRows {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ThingRows {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(THING_ROWS);
+        Ok(())
+    }
+}
+
+impl diesel::AppearsOnTable<point_transactions::table> for ThingRows {}
+
+impl diesel::expression::ValidGrouping<()> for ThingRows {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
 /// The stored rows the wanted entries may be: every row of the people in a
 /// recompute. In a batch, by key: courses, skills and milestones through
 /// their own index, the rest among the rows of the wanted days (`on_days`:
@@ -1023,17 +1048,17 @@ async fn stored_entries(
     keys: &[String],
     on_days: &[LedgerRow],
 ) -> QueryResult<Vec<(Uuid, Entry)>> {
-    let query = point_transactions::table
-        .filter(point_transactions::user_id.eq_any(users))
-        .select(ledger_columns!())
-        .into_boxed();
+    let people = point_transactions::table.filter(point_transactions::user_id.eq_any(users));
     let rows: Vec<LedgerRow> = match reach {
-        Reach::Everything => query.load(conn).await?,
+        Reach::Everything => people.select(ledger_columns!()).load(conn).await?,
         Reach::Batch => {
             let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
-            let mut rows: Vec<LedgerRow> = query
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(THING_ROWS))
+            // Not boxed, no `sql()` fragment: the statement stays prepared
+            // (planning it over every partition cost more than running it).
+            let mut rows: Vec<LedgerRow> = people
+                .filter(ThingRows)
                 .filter(point_transactions::source_key.eq_any(keys))
+                .select(ledger_columns!())
                 .load(conn)
                 .await?;
             let found: HashSet<Uuid> = rows.iter().map(|r| r.0).collect();
