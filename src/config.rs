@@ -250,7 +250,9 @@ pub struct Limits {
 
     /// GetLeaderboard ranks against a snapshot of the whole board at most
     /// this old, in milliseconds (one read per board and period, however
-    /// many callers); every answer says its as-of time. 0 reads every time.
+    /// many callers, with the names of its first 50 people, so that a first
+    /// page is answered from memory); every answer says its as-of time.
+    /// 0 reads every time.
     #[arg(long, env = "STRIDE_BOARD_SNAPSHOT_MS", default_value_t = 1_000)]
     pub board_cache_ms: u64,
 
