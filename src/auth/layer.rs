@@ -1,9 +1,10 @@
 //! The tower layer in front of every service: verifies the bearer token once,
 //! picks the active role, checks the method's policy, and hands the verified
 //! caller to handlers through request extensions. The token's database
-//! check (`token_check`) runs before a service's call, and for a person
-//! with the call's first transaction, the answer held until it is known. A tonic interceptor cannot
-//! do this: it does not see which method is called.
+//! check (`token_check`) runs before a service's call; for a person it runs
+//! with the call's first transaction, and the answer is held until it is
+//! known. A tonic interceptor cannot do this: it does not see which method
+//! is called.
 
 use std::collections::HashSet;
 use std::sync::Arc;
