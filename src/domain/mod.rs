@@ -10,4 +10,7 @@ pub mod violation;
 pub mod xapi;
 pub mod zone;
 
+#[cfg(test)]
+mod properties;
+
 pub use violation::FieldViolation;

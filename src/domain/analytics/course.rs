@@ -80,7 +80,11 @@ pub fn health(p: &Performance, average_score: Option<f64>) -> (u32, Vec<(&'stati
     };
     let values = [
         of(p.completed),
-        average_score.unwrap_or(0.0).clamp(0.0, 100.0) / 100.0,
+        average_score
+            .filter(|a| !a.is_nan())
+            .unwrap_or(0.0)
+            .clamp(0.0, 100.0)
+            / 100.0,
         of(p.active),
         1.0 - of(p.drop_outs),
     ];

@@ -28,9 +28,11 @@ pub const CULTURE_STREAK_DAYS: i32 = 3;
 /// Index 0-100 from participation and streak share (0..1) and peer helps
 /// per 10 people: one help per person in the window is the full mark.
 pub fn culture_index(participation: f64, streak_share: f64, helps_per_ten: f64) -> u32 {
-    let help = (helps_per_ten / 10.0).clamp(0.0, 1.0);
+    // Shares are 0..1 by construction; clamped so that no input leaves 0..100.
+    let unit = |x: f64| x.clamp(0.0, 1.0);
+    let help = unit(helps_per_ten / 10.0);
     let [p, s, h] = CULTURE_WEIGHTS;
-    round_half_up(100.0 * (p * participation + s * streak_share + h * help))
+    round_half_up(100.0 * (p * unit(participation) + s * unit(streak_share) + h * help))
 }
 
 #[cfg(test)]

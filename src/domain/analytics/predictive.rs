@@ -106,7 +106,11 @@ const SCORES_FOR_CONFIDENCE: f64 = 5.0;
 /// confidence = half from how many course scores back it (5 is full), half
 /// from how far the course is done.
 pub fn forecast(today: NaiveDate, facts: &CourseFacts) -> Forecast {
-    let progress = facts.progress_percent.clamp(0.0, 100.0);
+    // An unknown (NaN) progress counts as none.
+    let progress = match facts.progress_percent {
+        p if p.is_nan() => 0.0,
+        p => p.clamp(0.0, 100.0),
+    };
     let per_day = progress / f64::from(facts.days_enrolled.max(1));
     let completion = if progress >= 100.0 {
         Some(today)

@@ -34,6 +34,7 @@ pub fn quantile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }
+    let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
     let h = (sorted.len() - 1) as f64 * p;
     let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
     Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))

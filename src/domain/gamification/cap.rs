@@ -11,7 +11,7 @@ pub struct Award {
 /// Splits `points` given what the day already paid (`paid_today`) and the
 /// day's `cap`.
 pub fn apply_cap(points: i32, paid_today: i32, cap: i32) -> Award {
-    let room = (cap - paid_today.max(0)).max(0);
+    let room = cap.saturating_sub(paid_today.max(0)).max(0);
     let points = points.max(0);
     let awarded = points.min(room);
     Award {

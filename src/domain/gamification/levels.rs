@@ -31,8 +31,11 @@ pub fn level_start(level: u32) -> u64 {
 /// The level of a point total.
 pub fn level_of(points: u64) -> u32 {
     if points >= STARTS[4] {
-        // u64 / 500 fits u32 for any total a person can earn.
-        5 + u32::try_from((points - STARTS[4]) / STEP_AFTER_L5).unwrap_or(u32::MAX - 5)
+        // Past about 2 * 10^12 points the level stops at u32::MAX.
+        u32::try_from((points - STARTS[4]) / STEP_AFTER_L5)
+            .ok()
+            .and_then(|above| above.checked_add(5))
+            .unwrap_or(u32::MAX)
     } else {
         STARTS
             .iter()
@@ -44,7 +47,11 @@ pub fn level_of(points: u64) -> u32 {
 pub fn level_info(points: u64) -> LevelInfo {
     let level = level_of(points);
     let start = level_start(level);
-    let next = level_start(level.saturating_add(1));
+    // The last level has no next one: it spans everything above.
+    let next = match level.checked_add(1) {
+        Some(following) => level_start(following),
+        None => u64::MAX,
+    };
     let span = (next - start).max(1);
     LevelInfo {
         level,
