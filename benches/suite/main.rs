@@ -413,7 +413,7 @@ async fn board(ctx: &Ctx<'_>, server: &Server) -> Result<Row> {
         .p99_at_most(10.0)
         .note(format!(
             "both sides run while one producer streams batches of 100 every 200 ms through Stride ({rate:.0} events/s); \
-             the ceiling reads the ranked board once a second, as Stride's shared snapshot does"
+             the ceiling reads the board snapshots (zone, ranked board, first 50 names) once a second, as Stride does"
         )))
 }
 
