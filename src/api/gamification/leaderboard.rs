@@ -157,7 +157,7 @@ pub async fn compute(
     let caller = crate::api::caller_user(&ctx.principal)
         .ok_or_else(|| ApiError::PermissionDenied("boards are for people's tokens".into()))?;
     let caller_org = ctx.org_id().unwrap_or_default();
-    if let Some(board) = from_snapshots(&hub, caller, req) {
+    if let Some(board) = from_snapshots(&hub, caller, caller_org, req) {
         return Ok(board);
     }
     state
@@ -217,11 +217,12 @@ fn period_of(
     (period, start)
 }
 
-/// A live board's reach; `None` for course boards.
-fn live_reach(scope: Scope) -> Option<Reach> {
+/// A live board's reach and the organization whose time zone sets its
+/// period; `None` for course boards.
+fn live_reach(scope: Scope, caller_org: Uuid) -> Option<(Reach, Uuid)> {
     match scope {
-        Scope::Organization(org) => Some(Reach::Organization(org)),
-        Scope::Platform => Some(Reach::Platform),
+        Scope::Organization(org) => Some((Reach::Organization(org), org)),
+        Scope::Platform => Some((Reach::Platform, caller_org)),
         Scope::Course(_) => None,
     }
 }
@@ -232,12 +233,17 @@ fn live_reach(scope: Scope) -> Option<Reach> {
 /// No transaction: the auth layer checks the token before the answer
 /// leaves. `None` when anything is missing, or a new period has begun (the
 /// transaction path reads the board and renews the snapshot).
-fn from_snapshots(hub: &BoardHub, caller: Uuid, req: BoardRequest) -> Option<Board> {
-    let reach = live_reach(req.scope)?;
+fn from_snapshots(
+    hub: &BoardHub,
+    caller: Uuid,
+    caller_org: Uuid,
+    req: BoardRequest,
+) -> Option<Board> {
+    let (reach, zone_org) = live_reach(req.scope, caller_org)?;
     if req.offset + req.limit > NAMED as i64 {
         return None;
     }
-    let (zone, period, ranked) = hub.remembered(reach, req.period)?;
+    let (zone, period, ranked) = hub.remembered(reach, req.period, zone_org)?;
     let (now_period, period_start) = period_of(req.period, Utc::now(), zone);
     if now_period != period {
         return None;
@@ -284,12 +290,11 @@ async fn board(
             course_standings(conn, course, course_from(period, zone), caller, req).await?,
             as_of,
         ),
-        Scope::Organization(org) => {
-            let reach = Reach::Organization(org);
-            live_standings(conn, hub, reach, (period, zone), caller, req).await?
-        }
-        Scope::Platform => {
-            live_standings(conn, hub, Reach::Platform, (period, zone), caller, req).await?
+        Scope::Organization(_) | Scope::Platform => {
+            let (reach, zone_org) = live_reach(req.scope, caller_org)
+                .ok_or_else(|| ApiError::Internal("a live board without a reach".into()))?;
+            let how = (req.period, zone_org, zone);
+            live_standings(conn, hub, reach, period, how, caller, req).await?
         }
     };
     let more = (req.offset + standings.len() as i64) < ranked;
@@ -482,11 +487,12 @@ async fn live_standings(
     conn: &mut AsyncPgConnection,
     hub: &BoardHub,
     reach: Reach,
-    (period, zone): (Period, chrono_tz::Tz),
+    period: Period,
+    how: (pb::LeaderboardPeriod, Uuid, chrono_tz::Tz),
     caller: Uuid,
     req: BoardRequest,
 ) -> Result<(Standings, DateTime<Utc>), ApiError> {
-    let ranked = hub.ranked(conn, reach, period, (req.period, zone)).await?;
+    let ranked = hub.ranked(conn, reach, period, how).await?;
     let own = match ranked.standing_of(caller) {
         Some(me) => (me.points, true),
         None => {

@@ -64,8 +64,10 @@ pub struct BoardHub {
 
 /// A whole board: (reach, period).
 type RankedKey = (Reach, Period);
-/// A board as a request names it: reach and kind of period.
-type KindKey = (Reach, pb::LeaderboardPeriod);
+/// A board as a request names it: reach, kind of period, and the
+/// organization whose time zone sets the period (the caller's, for the
+/// platform board).
+type KindKey = (Reach, pb::LeaderboardPeriod, Uuid);
 /// One board's snapshot, and the lock its one refresher holds.
 #[derive(Default)]
 struct RankedSlot {
@@ -137,11 +139,12 @@ impl BoardHub {
         &self,
         reach: Reach,
         kind: pb::LeaderboardPeriod,
+        zone_org: Uuid,
     ) -> Option<(chrono_tz::Tz, Period, Ranked)> {
         if self.ranked_ttl.is_zero() {
             return None;
         }
-        let (zone, period) = *lock(&self.current).get(&(reach, kind))?;
+        let (zone, period) = *lock(&self.current).get(&(reach, kind, zone_org))?;
         let slot = lock(&self.ranked).get(&(reach, period))?.clone();
         let (at, ranked) = lock(&slot.value).clone()?;
         let renewing = slot.refresh.try_lock().is_err();
@@ -152,13 +155,14 @@ impl BoardHub {
     /// configured snapshot age ago. One caller refreshes an expired
     /// snapshot (in its transaction) while the others are served the
     /// previous one; only a board never read makes callers wait.
-    /// `kind` and `zone` say how `period` was worked out.
+    /// `how` says how `period` was worked out: its kind, in the time zone
+    /// of which organization, and that zone.
     pub async fn ranked(
         &self,
         conn: &mut AsyncPgConnection,
         reach: Reach,
         period: Period,
-        (kind, zone): (pb::LeaderboardPeriod, chrono_tz::Tz),
+        how: (pb::LeaderboardPeriod, Uuid, chrono_tz::Tz),
     ) -> Result<Ranked, ApiError> {
         let ttl = self.ranked_ttl;
         let slot = {
@@ -202,7 +206,8 @@ impl BoardHub {
             .collect();
         let ranked = Ranked::new(board, as_of, names);
         *lock(&slot.value) = Some((Instant::now(), ranked.clone()));
-        lock(&self.current).insert((reach, kind), (zone, period));
+        let (kind, zone_org, zone) = how;
+        lock(&self.current).insert((reach, kind, zone_org), (zone, period));
         Ok(ranked)
     }
 
