@@ -877,9 +877,12 @@ async fn active_days(
     conn: &mut AsyncPgConnection,
     users: &[Uuid],
 ) -> QueryResult<HashMap<Uuid, BTreeMap<NaiveDate, DateTime<Utc>>>> {
+    // A day with a first learning time is a learning day (a CHECK makes
+    // it one); the filter matches the partial index
+    // `daily_activity_learning_days`, read without visiting the table.
     let rows: Vec<(Uuid, NaiveDate, Option<DateTime<Utc>>)> = daily_activity::table
         .filter(daily_activity::user_id.eq_any(users))
-        .filter(daily_activity::learning_activities.gt(0))
+        .filter(daily_activity::first_learning_at.is_not_null())
         .select((
             daily_activity::user_id,
             daily_activity::local_date,

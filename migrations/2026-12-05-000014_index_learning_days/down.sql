@@ -1,0 +1,1 @@
+DROP INDEX daily_activity_learning_days;
