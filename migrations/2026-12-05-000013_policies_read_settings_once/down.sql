@@ -42,3 +42,15 @@ BEGIN
         EXECUTE format('ALTER POLICY stride_delete ON %I USING (stride_can_write_org(%I))', t.tbl, t.org);
     END LOOP;
 END $$;
+
+ALTER POLICY stride_read ON enrollments USING (
+    CASE stride_role()
+        WHEN 'trainer' THEN organization_id = stride_org() AND (user_id = stride_user() OR EXISTS (
+            SELECT 1 FROM courses c WHERE c.id = enrollments.course_id AND c.trainer_id = stride_user()))
+        WHEN 'analytics' THEN organization_id = stride_org()
+        ELSE stride_can_write_person(organization_id, user_id)
+             OR (stride_role() = 'org_admin' AND organization_id = stride_org())
+    END);
+ALTER POLICY stride_insert ON enrollments WITH CHECK (stride_can_write_org(organization_id));
+ALTER POLICY stride_update ON enrollments USING (stride_can_write_org(organization_id)) WITH CHECK (stride_can_write_org(organization_id));
+ALTER POLICY stride_delete ON enrollments USING (stride_can_write_org(organization_id));

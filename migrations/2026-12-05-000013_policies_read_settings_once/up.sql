@@ -108,6 +108,25 @@ BEGIN
     END LOOP;
 END $$;
 
+-- Enrollments decide what trainers see and have policies of their own
+-- (create_analytics_reader's read policy); the same rules, settings once.
+DO $$
+DECLARE
+    write text := stride_person_write_policy('organization_id', 'user_id');
+    org_write text := stride_org_write_policy('organization_id');
+BEGIN
+    EXECUTE format($p$ALTER POLICY stride_read ON enrollments USING (
+        CASE (SELECT stride_role())
+            WHEN 'trainer' THEN organization_id = (SELECT stride_org()) AND (user_id = (SELECT stride_user()) OR EXISTS (
+                SELECT 1 FROM courses c WHERE c.id = enrollments.course_id AND c.trainer_id = (SELECT stride_user())))
+            WHEN 'analytics' THEN organization_id = (SELECT stride_org())
+            ELSE (%s) OR ((SELECT stride_role()) = 'org_admin' AND organization_id = (SELECT stride_org()))
+        END)$p$, write);
+    EXECUTE format('ALTER POLICY stride_insert ON enrollments WITH CHECK (%s)', org_write);
+    EXECUTE format('ALTER POLICY stride_update ON enrollments USING (%s) WITH CHECK (%s)', org_write, org_write);
+    EXECUTE format('ALTER POLICY stride_delete ON enrollments USING (%s)', org_write);
+END $$;
+
 -- Only this migration builds policies from them.
 DROP FUNCTION stride_person_read_policy(text, text);
 DROP FUNCTION stride_person_write_policy(text, text);

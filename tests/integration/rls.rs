@@ -265,6 +265,30 @@ async fn a_trainer_sees_exactly_the_students_of_own_courses() {
     )
     .await;
     assert!(event_users <= students + 1 && event_users > 0);
+
+    // Enrollments have their own policy: those of the trainer's courses
+    // and the trainer's own, not the rest of the organization's.
+    let theirs = count(
+        &mut owner,
+        &format!(
+            "SELECT count(*) AS n FROM enrollments e JOIN courses c ON c.id = e.course_id
+              WHERE e.organization_id = '{DEMO_ORG}' AND (c.trainer_id = '{trainer}' OR e.user_id = '{trainer}')"
+        ),
+    )
+    .await
+    .unwrap();
+    let all = count(
+        &mut owner,
+        &format!("SELECT count(*) AS n FROM enrollments WHERE organization_id = '{DEMO_ORG}'"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        theirs < all,
+        "the organization has enrollments of other courses"
+    );
+    let enrollments = count_as(&db, &me, "SELECT count(*) AS n FROM enrollments").await;
+    assert_eq!(enrollments, theirs);
 }
 
 #[tokio::test(flavor = "multi_thread")]
