@@ -1,0 +1,2 @@
+DROP INDEX user_skills_mastered;
+DROP INDEX enrollments_completed;
