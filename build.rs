@@ -45,6 +45,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(out_dir.join("stride_descriptor.bin"))
         // Unwritten handlers answer UNIMPLEMENTED instead of pretending.
         .generate_default_stubs(true)
+        // A request that does not decode answers INVALID_ARGUMENT, not
+        // tonic's INTERNAL (src/codec.rs).
+        .codec_path("crate::codec::StrideCodec")
         // Analytics answers are cached as JSON (readable in analytics_cache);
         // their meta is per answer, never cached.
         .type_attribute(

@@ -195,6 +195,78 @@ async fn a_message_over_the_size_limit_is_refused_and_stores_nothing() {
     assert_eq!(count(&server.db_url, &receipts).await, 1);
 }
 
+/// A request whose bytes do not decode as the method's message (here an
+/// event id that is not UTF-8) is the caller's error: INVALID_ARGUMENT,
+/// nothing stored, and the same connection goes on serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_that_does_not_decode_is_invalid_argument_and_stores_nothing() {
+    use stride::auth::Scope;
+    use stride::proto::events::v1 as ev;
+    use stride::proto::events::v1::event_service_client::EventServiceClient;
+
+    /// `PublishEventRequest` with its event id as raw bytes.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RawEvent {
+        #[prost(bytes = "vec", tag = "1")]
+        event_id: Vec<u8>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RawPublish {
+        #[prost(message, optional, tag = "1")]
+        event: Option<RawEvent>,
+    }
+
+    let server = TestServer::start().await;
+    let fx = crate::ingest_support::Fixture::new(12);
+    fx.create(&server.db_url).await;
+    let token = server.org_service_token("lms", fx.org, &[Scope::EventsWrite]);
+    let mut raw = tonic::client::Grpc::new(server.channel());
+    raw.ready().await.expect("channel ready");
+    let refused = raw
+        .unary(
+            authed(
+                RawPublish {
+                    event: Some(RawEvent {
+                        event_id: vec![b'e', 0xff, 0xfe],
+                    }),
+                },
+                &token,
+            ),
+            http::uri::PathAndQuery::from_static("/stride.events.v1.EventService/PublishEvent"),
+            tonic_prost::ProstCodec::<RawPublish, ev::PublishEventResponse>::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(refused.message().contains("does not decode"), "{refused:?}");
+    let receipts = format!(
+        "SELECT count(*) AS n FROM event_receipts WHERE organization_id = '{}'",
+        fx.org
+    );
+    assert_eq!(count(&server.db_url, &receipts).await, 0);
+
+    let ok = EventServiceClient::new(server.channel())
+        .publish_event(authed(
+            ev::PublishEventRequest {
+                event: Some(ev::Event {
+                    event_id: "e-ok".into(),
+                    occurred_at: crate::ingest_support::timestamp(chrono::Utc::now()),
+                    user_id: fx.users[0].to_string(),
+                    organization_id: String::new(),
+                    payload: Some(ev::event::Payload::CourseCompleted(ev::CourseCompleted {
+                        course_id: fx.courses[0].to_string(),
+                    })),
+                }),
+            },
+            &token,
+        ))
+        .await
+        .expect("a well-formed request after it")
+        .into_inner();
+    assert_eq!(ok.result.unwrap().status, ev::EventStatus::Accepted as i32);
+    assert_eq!(count(&server.db_url, &receipts).await, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_cut_off_by_its_deadline_leaves_no_transaction_open() {
     use stride::proto::gamification::v1 as pb;
