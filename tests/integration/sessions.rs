@@ -499,3 +499,76 @@ async fn dead_tokens_are_refused_on_calls_with_and_without_a_transaction() {
         "no refused UpdatePreferences changed anything"
     );
 }
+
+/// SQL in string fields is data: a login with an injection for an email is
+/// an ordinary failed login, a name full of SQL is stored and read back
+/// byte for byte, and a malformed id is refused by its field.
+#[tokio::test(flavor = "multi_thread")]
+async fn sql_in_string_fields_is_stored_or_refused_as_data() {
+    use stride::proto::gamification::v1::GetLeaderboardRequest;
+    use stride::proto::gamification::v1::gamification_service_client::GamificationServiceClient;
+
+    let (server, mut identity, admin_token, user) = setup().await;
+    for email in ["' OR '1'='1", "x@example.com'; DROP TABLE users; --"] {
+        let err = identity
+            .login(login(email, "' OR ''='", PbRole::Learner))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{email}");
+        assert_eq!(err.message(), "invalid email or password", "{email}");
+    }
+    let name = "Robert'); DROP TABLE users; -- \\ $1 %s";
+    let updated = identity
+        .update_user(authed(
+            UpdateUserRequest {
+                user: Some(User {
+                    id: user.id.clone(),
+                    full_name: name.into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["full_name".into()],
+                }),
+                password: None,
+            },
+            &admin_token,
+        ))
+        .await
+        .expect("a name is data")
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(updated.full_name, name);
+    let read = identity
+        .get_user(authed(
+            GetUserRequest {
+                user_id: user.id.clone(),
+            },
+            &admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(read.full_name, name, "read back byte for byte");
+    // The users table is still there and still answers.
+    let session = identity
+        .login(login("ada.lovelace@example.com", PASSWORD, PbRole::Learner))
+        .await
+        .expect("the account still logs in")
+        .into_inner();
+    let err = GamificationServiceClient::new(server.channel())
+        .get_leaderboard(authed(
+            GetLeaderboardRequest {
+                scope: stride::proto::gamification::v1::LeaderboardScope::Course as i32,
+                course_id: "00000000-0000-0000-0000-000000000000' OR 1=1 --".into(),
+                ..Default::default()
+            },
+            &session.access_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("course_id"), "{}", err.message());
+}
