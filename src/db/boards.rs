@@ -223,12 +223,12 @@ pub async fn own_row(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Op
     Ok(row.map(own_from))
 }
 
+/// A board's privacy and display name per person.
+pub type Names = std::collections::HashMap<Uuid, (String, Option<String>)>;
+
 /// Privacy and (public people only) names of `users`.
-pub async fn names(
-    conn: &mut AsyncPgConnection,
-    users: &[Uuid],
-) -> QueryResult<Vec<(Uuid, String, Option<String>)>> {
-    tenant_board_names::table
+pub async fn names(conn: &mut AsyncPgConnection, users: &[Uuid]) -> QueryResult<Names> {
+    let rows: Vec<(Uuid, String, Option<String>)> = tenant_board_names::table
         .filter(tenant_board_names::user_id.eq_any(users))
         .select((
             tenant_board_names::user_id,
@@ -236,7 +236,11 @@ pub async fn names(
             tenant_board_names::display_name,
         ))
         .load(conn)
-        .await
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(user, privacy, name)| (user, (privacy, name)))
+        .collect())
 }
 
 #[derive(QueryableByName)]

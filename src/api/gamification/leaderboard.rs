@@ -6,10 +6,10 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::mapping;
-use super::watch::{BoardHub, NAMED, Names};
+use super::watch::{BoardHub, NAMED};
 use crate::api::{ApiError, AppState, paging};
 use crate::auth::{AuthContext, Principal, Role};
-use crate::db::boards::{self, Period, Reach};
+use crate::db::boards::{self, Names, Period, Reach};
 use crate::db::schema::{courses, organizations};
 use crate::domain::gamification::boards::{
     Standing, anonymous_name, board_order, page_ranks, percentile, view,
@@ -319,11 +319,7 @@ async fn entries_of(
     caller: Option<Uuid>,
 ) -> Result<Vec<pb::LeaderboardEntry>, ApiError> {
     let ids: Vec<Uuid> = standings.iter().map(|s| s.user_id).collect();
-    let names: Names = boards::names(conn, &ids)
-        .await?
-        .into_iter()
-        .map(|(u, privacy, name)| (u, (privacy, name)))
-        .collect();
+    let names = boards::names(conn, &ids).await?;
     Ok(entries_from(standings, &names, first_rank, offset, caller))
 }
 

@@ -22,7 +22,7 @@ use super::leaderboard::{self, BoardRequest, Scope, Snapshot};
 use crate::api::{ApiError, AppState, caller_user};
 use crate::auth::AuthContext;
 use crate::config::Limits;
-use crate::db::boards::{self, Period, Reach};
+use crate::db::boards::{self, Names, Period, Reach};
 use crate::domain::gamification::boards::Standing;
 use crate::proto::gamification::v1 as pb;
 
@@ -78,9 +78,6 @@ struct RankedSlot {
 /// How many of a board's first people a snapshot holds the names of: a
 /// page no deeper than this is answered from memory.
 pub const NAMED: usize = super::leaderboard::BOARD_PAGE.1 as usize;
-
-/// A board's privacy and display name per person.
-pub type Names = HashMap<Uuid, (String, Option<String>)>;
 
 /// A snapshot of a whole board: its ranked people in board order, where
 /// each is in it, when it was read, and the names of its first [`NAMED`]
@@ -199,11 +196,7 @@ impl BoardHub {
         let as_of = Utc::now();
         let board = boards::ranked_all(conn, reach, period).await?;
         let first: Vec<Uuid> = board.iter().take(NAMED).map(|s| s.user_id).collect();
-        let names = boards::names(conn, &first)
-            .await?
-            .into_iter()
-            .map(|(user, privacy, name)| (user, (privacy, name)))
-            .collect();
+        let names = boards::names(conn, &first).await?;
         let ranked = Ranked::new(board, as_of, names);
         *lock(&slot.value) = Some((Instant::now(), ranked.clone()));
         let (kind, zone_org, zone) = how;
