@@ -17,4 +17,5 @@ pub mod jobs;
 pub mod metrics;
 pub mod proto;
 pub mod server;
+pub mod shed;
 pub mod telemetry;

@@ -84,10 +84,10 @@ pub async fn serve(
     };
     let grace = limits.shutdown_grace();
     // Overload: beyond max_concurrent_requests the limit is not ready, and
-    // load shedding answers RESOURCE_EXHAUSTED at once.
+    // the shed layer answers RESOURCE_EXHAUSTED at once.
     let server = Server::builder()
-        .load_shed(true)
         .layer(metrics)
+        .layer(crate::shed::ShedLayer::new(limits.max_concurrent_requests))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             limits.max_concurrent_requests as usize,
         ))

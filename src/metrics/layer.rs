@@ -47,8 +47,8 @@ where
     type Error = S::Error;
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
-    // Readiness is the inner service's: the concurrency limit below must
-    // reach the load shedder above.
+    // Readiness is the inner service's (the shed layer below is always
+    // ready), so shed calls are counted here with their code.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }

@@ -2,25 +2,13 @@
 //! PostgreSQL, `token` from the same data folder, a clean stop on SIGTERM.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use stride::proto::identity::v1::WhoAmIRequest;
 use stride::proto::identity::v1::identity_service_client::IdentityServiceClient;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
 
 use crate::harness::authed;
-
-const BIN: &str = env!("CARGO_BIN_EXE_stride");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::process::{BIN, free_port, serve_in_background, stop};
 
 /// Runs `cmd` and requires it to succeed; its (stdout, stderr). A failure
 /// shows both.
@@ -30,60 +18,6 @@ fn succeed(cmd: &mut Command) -> (String, String) {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stdout}{stderr}");
     (stdout, stderr)
-}
-
-/// Starts `stride serve` (`cmd`, listening on the loopback `port`) and
-/// waits until it is SERVING; the process and a channel to it.
-async fn serve_in_background(
-    cmd: &mut Command,
-    port: u16,
-) -> (std::process::Child, tonic::transport::Channel) {
-    let mut server = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start stride serve");
-    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
-        .unwrap()
-        .connect_lazy();
-    wait_serving(&channel, &mut server).await;
-    (server, channel)
-}
-
-/// Waits until `server` reports SERVING on `channel` (60 s at most).
-async fn wait_serving(channel: &tonic::transport::Channel, server: &mut std::process::Child) {
-    let mut health = HealthClient::new(channel.clone());
-    for _ in 0..600 {
-        let reply = health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await;
-        if reply.is_ok_and(|r| r.into_inner().status == 1) {
-            return;
-        }
-        assert!(
-            server.try_wait().unwrap().is_none(),
-            "stride serve exited during start-up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("stride serve did not become SERVING within 60 s");
-}
-
-/// SIGTERM: drain, stop, exit 0.
-async fn stop(server: std::process::Child) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let mut server = server;
-    let status = tokio::task::spawn_blocking(move || server.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "stride serve exited with {status}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use stride::embedded_pg::{EmbeddedOptions, EmbeddedPostgres};
 
 use crate::harness::{APP_PASSWORD, test_dir};
@@ -78,6 +80,54 @@ impl PrivateCluster {
     /// Stops PostgreSQL (fast shutdown: open transactions roll back).
     pub fn stop(&mut self) {
         self.pg.stop();
+    }
+
+    /// Immediate shutdown (SIGQUIT), as a crash: no checkpoint, open
+    /// transactions lost, crash recovery on the next start.
+    pub fn crash(&mut self) {
+        signal_all(&[self.postmaster()], Signal::SIGQUIT);
+        self.pg.stop(); // waits for the exit (a stopping postmaster ignores SIGINT)
+    }
+
+    /// Freezes the whole cluster (SIGSTOP to the postmaster and every
+    /// backend): connections stay open, nothing answers.
+    pub fn pause(&self) {
+        signal_all(&self.processes(), Signal::SIGSTOP);
+    }
+
+    /// Undoes [`Self::pause`].
+    pub fn resume(&self) {
+        signal_all(&self.processes(), Signal::SIGCONT);
+    }
+
+    fn postmaster(&self) -> Pid {
+        let lock = self.opts.data_dir.join("pgdata/postmaster.pid");
+        let text = std::fs::read_to_string(&lock).expect("postmaster.pid");
+        let pid = text.lines().next().and_then(|l| l.trim().parse().ok());
+        Pid::from_raw(pid.expect("pid on the first line of postmaster.pid"))
+    }
+
+    /// The postmaster first, then its children (from /proc).
+    fn processes(&self) -> Vec<Pid> {
+        let postmaster = self.postmaster();
+        let mut all = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<i32>().ok());
+            if ppid == Some(postmaster.as_raw()) {
+                all.push(Pid::from_raw(pid));
+            }
+        }
+        all
     }
 
     /// Starts it again on the same port and data.
@@ -195,4 +245,11 @@ fn postgres_user() -> Option<nix::unistd::User> {
         return None;
     }
     nix::unistd::User::from_name("postgres").expect("look up the postgres user")
+}
+
+fn signal_all(pids: &[Pid], signal: Signal) {
+    for pid in pids {
+        // A backend may have exited since it was listed.
+        let _ = kill(*pid, signal);
+    }
 }
