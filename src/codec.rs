@@ -56,8 +56,29 @@ fn undecodable(status: Status) -> Status {
     }
     Status::invalid_argument(format!(
         "the message does not decode as the method's request: {}",
-        status.message()
+        shortened(status.message())
     ))
+}
+
+/// prost names every field from the failure up to the request
+/// ("inner: ...: outer: why"); past a few levels (a recursion limit hit by
+/// deep nesting) only the outermost field and the reason are kept, so the
+/// answer stays readable and small.
+fn shortened(message: &str) -> String {
+    const KEPT: usize = 4;
+    let parts: Vec<&str> = message.split(": ").collect();
+    if parts.len() <= KEPT + 2 {
+        return message.to_string();
+    }
+    let (head, rest) = parts.split_at(1);
+    let (path, why) = rest.split_at(rest.len() - 1);
+    format!(
+        "{}: {} (through {} nested fields): {}",
+        head[0],
+        path[path.len() - 1],
+        path.len() - 1,
+        why[0]
+    )
 }
 
 #[cfg(test)]
@@ -74,6 +95,16 @@ mod tests {
             bad.message().contains("invalid string"),
             "{}",
             bad.message()
+        );
+        let deep = format!(
+            "failed to decode Protobuf message: {}ImportXapiStatementsRequest.statements: recursion limit reached",
+            "Struct.fields: Value.kind: ".repeat(50)
+        );
+        let bad = undecodable(Status::internal(deep));
+        assert_eq!(
+            bad.message(),
+            "the message does not decode as the method's request: failed to decode Protobuf message: \
+             ImportXapiStatementsRequest.statements (through 100 nested fields): recursion limit reached"
         );
         let other = undecodable(Status::out_of_range("too big"));
         assert_eq!(other.code(), Code::OutOfRange);

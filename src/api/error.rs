@@ -97,14 +97,22 @@ impl From<diesel::result::Error> for ApiError {
             ref err if crate::auth::token_check::Refusal::raised_in(err).is_some() => {
                 ApiError::Unauthenticated("the token no longer works".into())
             }
-            E::DatabaseError(K::ForeignKeyViolation, _) => ApiError::invalid(
-                "request",
+            E::DatabaseError(K::ForeignKeyViolation, info) => ApiError::invalid(
+                referring_field(info.table_name(), info.constraint_name())
+                    .unwrap_or_else(|| "request".into()),
                 "refers to a record that does not exist or is not visible",
             ),
             // Row-level security refused a write: outside the caller's tenant.
             E::DatabaseError(_, info) if info.message().contains("row-level security") => {
                 ApiError::PermissionDenied("outside the caller's organization".into())
             }
+            // 22021 / 22P05: a text or JSON value holding U+0000, which
+            // PostgreSQL cannot store. Validation refuses it with its field
+            // where it can; this answers the rest as the caller's mistake.
+            E::DatabaseError(_, info) if holds_nul(info.message()) => ApiError::invalid(
+                "request",
+                "a text value must not contain the NUL character (U+0000)",
+            ),
             E::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, info) => {
                 ApiError::Unavailable(info.message().to_string())
             }
@@ -122,6 +130,25 @@ impl From<diesel::result::Error> for ApiError {
             other => ApiError::Internal(other.to_string()),
         }
     }
+}
+
+/// The field a foreign key violation is about, from PostgreSQL's default
+/// constraint name `<table>_<columns>_fkey`; the tenant column that every
+/// composite key starts with is left out (`users_organization_id_
+/// department_id_fkey` names `department_id`).
+fn referring_field(table: Option<&str>, constraint: Option<&str>) -> Option<String> {
+    let columns = constraint?
+        .strip_prefix(table?)?
+        .strip_prefix('_')?
+        .strip_suffix("_fkey")?;
+    let field = columns.strip_prefix("organization_id_").unwrap_or(columns);
+    (!field.is_empty()).then(|| field.to_string())
+}
+
+/// PostgreSQL's messages for U+0000 in text (22021) and in JSON (22P05).
+pub fn holds_nul(message: &str) -> bool {
+    message.starts_with("invalid byte sequence for encoding \"UTF8\": 0x00")
+        || message.starts_with("unsupported Unicode escape sequence")
 }
 
 impl From<crate::db::PoolError> for ApiError {
@@ -191,5 +218,20 @@ mod tests {
             Status::from(ApiError::from(conflict)).code(),
             Code::Unavailable
         );
+    }
+
+    #[test]
+    fn a_foreign_key_violation_names_the_referring_column() {
+        let field = |t, c| referring_field(Some(t), Some(c));
+        assert_eq!(
+            field("users", "users_organization_id_department_id_fkey").as_deref(),
+            Some("department_id")
+        );
+        assert_eq!(
+            field("enrollments", "enrollments_course_id_fkey").as_deref(),
+            Some("course_id")
+        );
+        assert_eq!(field("users", "some_custom_name"), None);
+        assert_eq!(referring_field(None, Some("users_x_fkey")), None);
     }
 }

@@ -5,12 +5,12 @@
 //! time). What needs the database (does the user exist, is the course in
 //! the user's organization) is checked at ingestion against the catalogue.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::FieldViolation;
+use super::{FieldViolation, has_nul};
 use crate::proto::events::v1 as pb;
 
 /// How far ahead of the server clock `occurred_at` may be: producers' clocks
@@ -278,6 +278,10 @@ fn timestamp_text(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
+/// No event happened before this day (UTC): earlier is refused as an
+/// unset or zero timestamp, so reads may start their ranges here.
+pub const EARLIEST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
+
 /// Checks an event's envelope and payload against `now` (the server clock):
 /// every problem found, with its field path, or the typed event.
 pub fn validate(event: &pb::Event, now: DateTime<Utc>) -> Result<ValidEvent, Vec<FieldViolation>> {
@@ -288,6 +292,8 @@ pub fn validate(event: &pb::Event, now: DateTime<Utc>) -> Result<ValidEvent, Vec
             "event_id",
             "is required: 1-128 characters, no surrounding spaces",
         ));
+    } else if has_nul(event_id) {
+        bad.push(FieldViolation::nul("event_id"));
     }
     let occurred_at = occurred_at(event.occurred_at.as_ref(), now, &mut bad);
     let user_id = required_uuid("user_id", &event.user_id, &mut bad);
@@ -331,8 +337,7 @@ fn occurred_at(
         return None;
     };
     // Before 2000 is a default or zero timestamp sent by mistake.
-    let earliest = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single();
-    if earliest.is_some_and(|e| at < e) {
+    if at.date_naive() < EARLIEST_DAY {
         bad.push(FieldViolation::new(
             "occurred_at",
             "is before 2000-01-01: an unset or zero timestamp?",
@@ -403,6 +408,8 @@ fn text(field: &str, value: &str, required: bool, bad: &mut Vec<FieldViolation>)
             "must be at most 200 characters"
         };
         bad.push(FieldViolation::new(field, why));
+    } else if has_nul(value) {
+        bad.push(FieldViolation::nul(field));
     }
     value.to_string()
 }
@@ -538,6 +545,8 @@ fn session(e: &pb::LearningSession, bad: &mut Vec<FieldViolation>) -> Option<Pay
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
 
     fn now() -> DateTime<Utc> {

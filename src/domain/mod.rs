@@ -13,4 +13,4 @@ pub mod zone;
 #[cfg(test)]
 mod properties;
 
-pub use violation::FieldViolation;
+pub use violation::{FieldViolation, has_nul};

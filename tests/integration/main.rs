@@ -7,6 +7,7 @@ mod analytics;
 mod analytics_support;
 mod auth;
 mod backup;
+mod bad_input;
 mod catalog;
 mod cli;
 mod data_rights;

@@ -39,7 +39,11 @@ async fn freshness(
     if recent.is_some() {
         return Ok(recent);
     }
-    Ok(newest(NaiveDate::MIN).first(conn).await?)
+    // Not NaiveDate::MIN: PostgreSQL's dates start at 4713 BC, and a bound
+    // outside them fails the query ("date out of range").
+    Ok(newest(crate::domain::events::EARLIEST_DAY)
+        .first(conn)
+        .await?)
 }
 
 fn predictive<T>(

@@ -369,6 +369,8 @@ impl Check<'_> {
         let length = value.chars().count();
         if length < min || length > max {
             self.fail(field, format!("must be {min} to {max} characters"));
+        } else if crate::domain::has_nul(value) {
+            self.fail(field, crate::domain::violation::NUL_REFUSED);
         }
         value.to_string()
     }

@@ -85,6 +85,11 @@ impl From<DieselError> for Failure {
                     | DatabaseErrorKind::NotNullViolation => Failure::Refused(
                         info.constraint_name().unwrap_or("a constraint").to_string(),
                     ),
+                    // U+0000 in a text the checks did not cover: the
+                    // event holding it is refused alone.
+                    _ if crate::api::error::holds_nul(message) => {
+                        Failure::Refused("text without U+0000".into())
+                    }
                     _ if message.contains("deadlock detected") => {
                         Failure::Transient(message.into())
                     }

@@ -336,6 +336,8 @@ pub async fn create_achievement(
                 field,
                 format!("must be {min} to {max} characters"),
             ));
+        } else if crate::domain::has_nul(value) {
+            bad.push(crate::domain::FieldViolation::nul(field));
         }
     };
     text("name", &req.name, 1, 100);

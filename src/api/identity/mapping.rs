@@ -11,6 +11,7 @@ use crate::auth::{AuthContext, Principal, Role};
 use crate::db::models::organization::{Organization, OrganizationChanges};
 use crate::db::models::preferences::Preferences;
 use crate::db::models::user::{User, UserChanges};
+use crate::domain::has_nul;
 use crate::proto::common::v1 as common;
 use crate::proto::identity::v1 as pb;
 
@@ -227,6 +228,8 @@ fn org_name(value: &str, bad: &mut Vec<FieldViolation>) -> String {
     let name = value.trim();
     if name.is_empty() || name.chars().count() > 200 {
         bad.push(FieldViolation::new("name", "must be 1-200 characters"));
+    } else if has_nul(name) {
+        bad.push(FieldViolation::nul("name"));
     }
     name.to_string()
 }
@@ -247,6 +250,10 @@ fn settings(value: &str, bad: &mut Vec<FieldViolation>) -> serde_json::Value {
         return serde_json::json!({});
     }
     match serde_json::from_str::<serde_json::Value>(value) {
+        Ok(v) if crate::domain::violation::json_has_nul(&v) => {
+            bad.push(FieldViolation::nul("settings_json"));
+            serde_json::Value::Null
+        }
         Ok(v @ serde_json::Value::Object(_)) if value.len() <= 16_384 => v,
         _ => {
             bad.push(FieldViolation::new(
@@ -264,6 +271,8 @@ fn domain(value: &str, bad: &mut Vec<FieldViolation>) -> Option<String> {
             "domain",
             "must be at most 255 characters",
         ));
+    } else if has_nul(value) {
+        bad.push(FieldViolation::nul("domain"));
     }
     (!value.is_empty()).then(|| value.to_string())
 }
@@ -410,7 +419,7 @@ fn email(value: &str, bad: &mut Vec<FieldViolation>) -> String {
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
         })
-        && !email.chars().any(char::is_whitespace);
+        && !email.chars().any(|c| c.is_whitespace() || c == '\0');
     if !valid {
         bad.push(FieldViolation::new(
             "email",
@@ -426,6 +435,8 @@ fn full_name(value: &str, bad: &mut Vec<FieldViolation>) -> String {
             "full_name",
             "must be at most 200 characters",
         ));
+    } else if has_nul(value) {
+        bad.push(FieldViolation::nul("full_name"));
     }
     value.trim().to_string()
 }
@@ -487,6 +498,8 @@ pub fn new_user(req: &pb::CreateUserRequest) -> Result<NewUserInput, ApiError> {
             "job_role",
             "must be at most 100 characters",
         ));
+    } else if has_nul(&req.job_role) {
+        bad.push(FieldViolation::nul("job_role"));
     }
     let mut roles = Vec::new();
     for (i, value) in req.roles.iter().enumerate() {

@@ -104,6 +104,11 @@ pub async fn login(state: &AppState, req: pb::LoginRequest) -> Result<pb::LoginR
             "is required (at most 254 characters)",
         ));
     }
+    if crate::domain::has_nul(&email) {
+        return Err(ApiError::InvalidArgument(vec![
+            crate::domain::FieldViolation::nul("email"),
+        ]));
+    }
     if req.password.is_empty() || req.password.len() > 1024 {
         return Err(ApiError::invalid(
             "password",
