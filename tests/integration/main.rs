@@ -8,6 +8,7 @@ mod analytics_support;
 mod auth;
 mod backup;
 mod bad_input;
+mod blackbox;
 mod catalog;
 mod cli;
 mod data_rights;

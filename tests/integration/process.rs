@@ -73,36 +73,80 @@ fn signal(child: &Child, signal: Signal) {
     kill(Pid::from_raw(child.id() as i32), signal).expect("signal stride serve");
 }
 
+/// The harness's signing secret as `STRIDE_JWT_SECRET`.
+pub fn test_secret() -> &'static str {
+    std::str::from_utf8(TEST_SECRET).expect("the test secret is text")
+}
+
+/// Key settings of the caller's environment that would override the
+/// secret given to a `stride` process.
+pub const FOREIGN_KEYS: [&str; 3] = [
+    "STRIDE_JWT_PUBLIC_KEYS",
+    "STRIDE_JWT_PRIVATE_KEY_FILE",
+    "STRIDE_JWT_KEY_ID",
+];
+
+/// A `stride` command signing with the harness's secret only.
+pub fn stride(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env("STRIDE_JWT_SECRET", test_secret());
+    for var in FOREIGN_KEYS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// `stride serve` on a test database (migrations already applied), signing
-/// with the harness's secret so that `TestServer`-style tokens work. Killed
-/// when dropped.
+/// with the harness's secret so that `TestServer`-style tokens work. Its
+/// log goes to a file (see [`Self::log_tail`]); killed when dropped.
 pub struct ServeProcess {
     child: Option<Child>,
-    port: u16,
+    pub port: u16,
     pub channel: Channel,
+    log: std::path::PathBuf,
 }
 
 impl ServeProcess {
     /// `env`: extra settings (`STRIDE_*` limits).
     pub async fn start(owner_url: &str, app_url: &str, env: &[(&str, &str)]) -> Self {
         let port = free_port();
-        let mut cmd = Command::new(BIN);
-        cmd.arg("serve")
+        let log =
+            std::env::temp_dir().join(format!("stride-serve-{}-{port}.log", std::process::id()));
+        let out = std::fs::File::create(&log).expect("serve log");
+        let mut child = stride(&["serve"])
             .env("DATABASE_URL", owner_url)
             .env("STRIDE_APP_DATABASE_URL", app_url)
-            .env(
-                "STRIDE_JWT_SECRET",
-                std::str::from_utf8(TEST_SECRET).expect("the test secret is text"),
-            )
             .env("STRIDE_LISTEN", format!("127.0.0.1:{port}"))
             .env("STRIDE_METRICS_LISTEN", "off")
-            .envs(env.iter().copied());
-        let (child, channel) = serve_in_background(&mut cmd, port).await;
+            .env("STRIDE_LOG_FORMAT", "text")
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .expect("start stride serve");
+        let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+            .unwrap()
+            .connect_lazy();
+        wait_serving(&channel, &mut child).await;
         Self {
             child: Some(child),
             port,
             channel,
+            log,
         }
+    }
+
+    /// The last 60 lines the server logged.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    /// SIGTERM: drain, stop, exit 0.
+    pub async fn stop(mut self) {
+        stop(self.child.take().expect("running")).await;
     }
 
     /// A connection of its own (`channel` is one shared connection).
@@ -138,5 +182,6 @@ impl ServeProcess {
 impl Drop for ServeProcess {
     fn drop(&mut self) {
         self.kill();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
