@@ -6,6 +6,7 @@ mod harness;
 mod analytics;
 mod analytics_support;
 mod auth;
+mod auth_attacks;
 mod backup;
 mod bad_input;
 mod blackbox;
