@@ -15,6 +15,7 @@ pub mod domain;
 pub mod embedded_pg;
 pub mod jobs;
 pub mod metrics;
+pub mod oversize;
 pub mod proto;
 pub mod server;
 pub mod shed;

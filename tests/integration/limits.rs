@@ -178,8 +178,12 @@ async fn a_message_over_the_size_limit_is_refused_and_stores_nothing() {
         .publish_event(authed(event("x".repeat(2_000)), &token))
         .await
         .unwrap_err();
-    assert_eq!(refused.code(), Code::OutOfRange, "{refused:?}");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     assert!(refused.message().contains("1024"), "{refused:?}");
+    assert!(
+        refused.message().contains("STRIDE_MAX_MESSAGE_BYTES"),
+        "{refused:?}"
+    );
     let receipts = format!(
         "SELECT count(*) AS n FROM event_receipts WHERE organization_id = '{}'",
         fx.org
@@ -193,6 +197,34 @@ async fn a_message_over_the_size_limit_is_refused_and_stores_nothing() {
         .into_inner();
     assert_eq!(ok.result.unwrap().status, ev::EventStatus::Accepted as i32);
     assert_eq!(count(&server.db_url, &receipts).await, 1);
+
+    // Later in a stream: the events before it are answered, then the
+    // stream ends with the same reason (not a silent end).
+    use tokio_stream::StreamExt;
+    let requests = ["small-2", "small-3"]
+        .map(String::from)
+        .into_iter()
+        .chain(["y".repeat(2_000)])
+        .map(|id| ev::PublishEventsRequest {
+            event: event(id).event,
+        })
+        .collect::<Vec<_>>();
+    let mut answers = client
+        .publish_events(authed(tokio_stream::iter(requests), &token))
+        .await
+        .expect("stream opens")
+        .into_inner();
+    let mut accepted = 0;
+    let ended = loop {
+        match answers.next().await {
+            Some(Ok(_)) => accepted += 1,
+            Some(Err(status)) => break status,
+            None => panic!("the stream ended without saying why"),
+        }
+    };
+    assert_eq!(ended.code(), Code::ResourceExhausted, "{ended:?}");
+    assert!(accepted <= 2, "{accepted}");
+    assert_eq!(count(&server.db_url, &receipts).await, 1 + accepted);
 }
 
 /// A request whose bytes do not decode as the method's message (here an

@@ -289,7 +289,10 @@ async fn run_stream(
             Ok(Some(first)) => vec![first],
             Ok(None) => return,
             Err(status) => {
+                // A message that does not decode or is too large ends the
+                // stream with its reason; a vanished client hears nothing.
                 tracing::debug!(%status, "event stream broken by the client");
+                let _ = tx.send(Err(crate::oversize::translated(status))).await;
                 return;
             }
         };
@@ -303,6 +306,7 @@ async fn run_stream(
                 }
                 Some(Err(status)) => {
                     tracing::debug!(%status, unapplied = batch.len(), "event stream broken; unacknowledged events dropped");
+                    let _ = tx.send(Err(crate::oversize::translated(status))).await;
                     return;
                 }
                 None => break,
