@@ -379,6 +379,50 @@ async fn predictive_analytics_name_their_factors_model_and_freshness() {
     assert!(rec.recommendations[0].reason.contains("SQL"));
 }
 
+/// Someone with no activity at all (the case drop-off risk exists for)
+/// gets answers, not INTERNAL: the fallback read of the newest activity
+/// once started at NaiveDate::MIN, outside PostgreSQL's dates.
+#[tokio::test]
+async fn predictive_analytics_answer_for_someone_without_any_activity() {
+    let (server, campus) = Campus::start().await;
+    let (newcomer, _) = server.person(Some(campus.org), &[Role::Learner]).await;
+    let token = server.user_token(newcomer, campus.org, Role::Learner);
+    let mut api = client(&server);
+    let risk = api
+        .get_drop_off_risk(authed(
+            pb::GetDropOffRiskRequest {
+                subject: me(),
+                fresh: false,
+            },
+            &token,
+        ))
+        .await
+        .expect("risk for a newcomer")
+        .into_inner();
+    assert!(
+        meta(&risk.meta).data_freshness.is_none(),
+        "no activity, no freshness"
+    );
+    api.get_outcome_forecast(authed(
+        pb::GetOutcomeForecastRequest {
+            subject: me(),
+            ..Default::default()
+        },
+        &token,
+    ))
+    .await
+    .expect("forecast for a newcomer");
+    api.get_recommendations(authed(
+        pb::GetRecommendationsRequest {
+            subject: me(),
+            fresh: false,
+        },
+        &token,
+    ))
+    .await
+    .expect("recommendations for a newcomer");
+}
+
 #[tokio::test]
 async fn trainer_analytics_cover_their_courses_with_small_groups_suppressed() {
     let (server, campus) = Campus::start().await;
