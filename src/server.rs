@@ -87,7 +87,7 @@ pub async fn serve(
     // the shed layer answers RESOURCE_EXHAUSTED at once.
     let server = Server::builder()
         .layer(metrics)
-        .layer(crate::oversize::OversizeLayer)
+        .layer(crate::unreadable::UnreadableLayer)
         .layer(crate::shed::ShedLayer::new(limits.max_concurrent_requests))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             limits.max_concurrent_requests as usize,

@@ -358,7 +358,10 @@ fn occurred_at(
 pub fn to_timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
+        // chrono gives a leap second (23:59:60, as an xAPI timestamp may
+        // say) 1e9 nanoseconds and more, which protobuf does not allow: it
+        // becomes the last instant of 23:59:59.
+        nanos: at.timestamp_subsec_nanos().min(999_999_999) as i32,
     }
 }
 
@@ -702,5 +705,16 @@ mod tests {
             valid.local_date(chrono_tz::America::New_York),
             day(2026, 11, 24)
         );
+    }
+
+    #[test]
+    fn a_leap_second_becomes_the_last_instant_of_its_minute() {
+        let leap = DateTime::parse_from_rfc3339("2026-06-30T23:59:60Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let ts = to_timestamp(leap);
+        assert_eq!(ts.nanos, 999_999_999);
+        let back = timestamp(&ts).expect("a valid protobuf timestamp");
+        assert_eq!(back.to_rfc3339(), "2026-06-30T23:59:59.999999999+00:00");
     }
 }

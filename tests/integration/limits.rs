@@ -342,3 +342,53 @@ async fn a_call_cut_off_by_its_deadline_leaves_no_transaction_open() {
     locker.batch_execute("COMMIT").await.unwrap();
     assert!(eventually(Duration::from_secs(10), async || profile().await.is_ok()).await);
 }
+
+/// A body that is not gRPC framing (a bad compression flag, a frame cut
+/// short, no message at all) is the caller's mistake: INVALID_ARGUMENT
+/// with the reason, where tonic answered INTERNAL (found by the fuzz
+/// target `decode_requests`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_is_not_grpc_framing_is_invalid_argument() {
+    use http_body_util::{BodyExt, Full};
+    use stride::auth::Scope;
+    use tower::ServiceExt;
+
+    let server = TestServer::start().await;
+    let fx = crate::ingest_support::Fixture::new(13);
+    fx.create(&server.db_url).await;
+    let token = server.org_service_token("lms", fx.org, &[Scope::EventsWrite]);
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("compression flag 2", vec![2, 0, 0, 0, 3, b'a', b'b', b'c']),
+        ("a frame cut short", vec![0, 0, 0]),
+        ("no message", vec![]),
+    ];
+    for (what, body) in cases {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!(
+                "http://{}/stride.events.v1.EventService/PublishEvent",
+                server.addr
+            ))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .header("authorization", format!("Bearer {token}"))
+            .body(tonic::body::Body::new(Full::new(bytes::Bytes::from(body))))
+            .unwrap();
+        let response = server.channel().oneshot(request).await.expect(what);
+        let status = match tonic::Status::from_header_map(response.headers()) {
+            Some(status) => status,
+            None => {
+                let body = response.into_body().collect().await.expect(what);
+                let trailers = body.trailers().expect("a status in the trailers");
+                tonic::Status::from_header_map(trailers).expect("a status")
+            }
+        };
+        assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
+        assert!(
+            status.message().contains("not well-formed gRPC"),
+            "{what}: {status:?}"
+        );
+    }
+    let receipts = "SELECT count(*) AS n FROM event_receipts";
+    assert_eq!(count(&server.db_url, receipts).await, 0);
+}

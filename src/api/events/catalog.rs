@@ -239,6 +239,46 @@ pub async fn upsert_priority_skills(
     })
 }
 
+/// A catalogue request, for [`check_request`].
+pub enum CatalogRequest<'a> {
+    Users(&'a pb::UpsertUsersRequest),
+    Departments(&'a pb::UpsertDepartmentsRequest),
+    Courses(&'a pb::UpsertCoursesRequest),
+    Lessons(&'a pb::UpsertLessonsRequest),
+    Paths(&'a pb::UpsertLearningPathsRequest),
+    Skills(&'a pb::UpsertSkillsRequest),
+    Links(&'a pb::UpsertCourseSkillsRequest),
+    Enrollments(&'a pb::UpsertEnrollmentsRequest),
+    PrioritySkills(&'a pb::UpsertPrioritySkillsRequest),
+}
+
+/// The checks an upsert runs before any database work (batch size, every
+/// field), with `scope` the organization the caller may write (`None`:
+/// any): the items that passed, or the refusal. For the fuzz targets, which
+/// must reach every ingestion message's validation without a database.
+pub fn check_request(request: CatalogRequest<'_>, scope: Option<Uuid>) -> Result<usize, ApiError> {
+    use CatalogRequest as R;
+    fn count<P, V>(
+        list: &str,
+        scope: Option<Uuid>,
+        items: &[P],
+        check: fn(&P, &mut Check<'_>) -> Result<V, ApiError>,
+    ) -> Result<usize, ApiError> {
+        check_batch(list, scope, items, check).map(|v| v.len())
+    }
+    match request {
+        R::Users(r) => count(USERS, scope, &r.users, check_user),
+        R::Departments(r) => count(DEPARTMENTS, scope, &r.departments, check_department),
+        R::Courses(r) => count(COURSES, scope, &r.courses, check_course),
+        R::Lessons(r) => count(LESSONS, scope, &r.lessons, check_lesson),
+        R::Paths(r) => count(PATHS, scope, &r.paths, check_path),
+        R::Skills(r) => count(SKILLS, scope, &r.skills, check_skill),
+        R::Links(r) => count(LINKS, scope, &r.links, check_link),
+        R::Enrollments(r) => count(ENROLLMENTS, scope, &r.enrollments, check_enrollment),
+        R::PrioritySkills(r) => count(PRIORITY_SKILLS, scope, &r.skills, check_priority),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The common path.
 

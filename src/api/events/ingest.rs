@@ -292,7 +292,7 @@ async fn run_stream(
                 // A message that does not decode or is too large ends the
                 // stream with its reason; a vanished client hears nothing.
                 tracing::debug!(%status, "event stream broken by the client");
-                let _ = tx.send(Err(crate::oversize::translated(status))).await;
+                let _ = tx.send(Err(crate::unreadable::translated(status))).await;
                 return;
             }
         };
@@ -306,7 +306,7 @@ async fn run_stream(
                 }
                 Some(Err(status)) => {
                     tracing::debug!(%status, unapplied = batch.len(), "event stream broken; unacknowledged events dropped");
-                    let _ = tx.send(Err(crate::oversize::translated(status))).await;
+                    let _ = tx.send(Err(crate::unreadable::translated(status))).await;
                     return;
                 }
                 None => break,
