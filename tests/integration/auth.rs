@@ -136,7 +136,13 @@ async fn valid_claims(server: &TestServer) -> stride::auth::Claims {
     server.keys.verify(&token).expect("valid token")
 }
 
-fn sign(claims: &stride::auth::Claims, alg: jsonwebtoken::Algorithm, secret: &[u8]) -> String {
+/// `claims` (any shape, so that tests can leave claims out) signed with a
+/// shared `secret`.
+pub(crate) fn sign(
+    claims: &impl serde::Serialize,
+    alg: jsonwebtoken::Algorithm,
+    secret: &[u8],
+) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(alg),
         claims,

@@ -18,7 +18,7 @@ use stride::proto::identity::v1::{ListUsersRequest, WhoAmIRequest};
 use tonic::{Code, Status};
 use uuid::Uuid;
 
-use crate::harness::{TestDb, authed};
+use crate::harness::{TEST_SECRET, TestDb, authed};
 use crate::ingest_support::{Fixture, count, timestamp};
 use crate::process::ServeProcess;
 
@@ -116,10 +116,11 @@ async fn forged_and_malformed_tokens_are_refused_over_the_wire_and_tell_nothing(
     profile(signed(&good)).await.expect("a token Stride signed");
 
     let public_pem = std::fs::read(fixture("rsa-2026b.pub.pem")).unwrap();
-    let hs = |claims: &Value, kid: Option<&str>, key: &[u8]| {
+    let confused = {
+        // HS256 keyed with the RSA public key, naming the RSA key's kid.
         let mut header = Header::new(Algorithm::HS256);
-        header.kid = kid.map(String::from);
-        jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(key)).unwrap()
+        header.kid = Some(KID.into());
+        jsonwebtoken::encode(&header, &good, &EncodingKey::from_secret(&public_pem)).unwrap()
     };
     let unsigned = {
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT","kid":"2026b"}"#);
@@ -140,12 +141,12 @@ async fn forged_and_malformed_tokens_are_refused_over_the_wire_and_tell_nothing(
     let cases: Vec<(&str, String, Code)> = vec![
         (
             "HS256 keyed with the RSA public key (algorithm confusion)",
-            hs(&good, Some(KID), &public_pem),
+            confused,
             Code::Unauthenticated,
         ),
         (
             "HS256 with the old shared secret",
-            hs(&good, None, crate::harness::TEST_SECRET),
+            crate::auth::sign(&good, Algorithm::HS256, TEST_SECRET),
             Code::Unauthenticated,
         ),
         ("alg none", unsigned, Code::Unauthenticated),
@@ -249,14 +250,7 @@ async fn service_tokens_used_past_their_scope_or_tenant_are_refused_and_store_no
     other.create(&db.url).await;
     let server = ServeProcess::start(&db.url, &db.app_url, &[]).await;
     // As Stride signs them (HS256, the test secret), with any claims.
-    let sign = |claims: &Value| {
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(crate::harness::TEST_SECRET),
-        )
-        .unwrap()
-    };
+    let sign = |claims: &Value| crate::auth::sign(claims, Algorithm::HS256, TEST_SECRET);
     let events_only = sign(&service(fx.org, "events:write"));
     let catalog_only = sign(&service(fx.org, "catalog:write"));
     let completion = |user: Uuid, course: Uuid, id: &str| ev::Event {

@@ -42,17 +42,7 @@ fn client(target: &Target) -> EventServiceClient<Channel> {
 
 /// An upstream service allowed to publish for `fx`'s organization.
 pub(crate) fn producer_token(fx: &Fixture) -> String {
-    let keys = stride::auth::TokenKeys::hs256(crate::harness::TEST_SECRET, "stride", "stride");
-    keys.issue(
-        &stride::auth::Subject::Service {
-            name: "lms".into(),
-            org_id: Some(fx.org),
-            scopes: vec![Scope::EventsWrite],
-        },
-        Duration::from_secs(600),
-    )
-    .expect("issue token")
-    .0
+    crate::harness::org_service_token("lms", fx.org, &[Scope::EventsWrite])
 }
 
 /// Events a producer sends ahead of their acknowledgements.

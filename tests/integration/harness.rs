@@ -159,6 +159,28 @@ impl TestDb {
 
 pub use crate::private_cluster::PrivateCluster;
 
+/// The keys every test server signs and verifies with (and `stride serve`
+/// processes started with `TEST_SECRET`).
+pub fn test_keys() -> TokenKeys {
+    TokenKeys::hs256(TEST_SECRET, "stride", "stride")
+}
+
+/// A bearer token for an upstream service limited to one organization,
+/// valid on any test server or `stride serve` process of the tests.
+pub fn org_service_token(name: &str, org_id: Uuid, scopes: &[Scope]) -> String {
+    test_keys()
+        .issue(
+            &Subject::Service {
+                name: name.into(),
+                org_id: Some(org_id),
+                scopes: scopes.to_vec(),
+            },
+            Duration::from_secs(300),
+        )
+        .expect("issue token")
+        .0
+}
+
 /// Pool size and wait of test servers: small, since many run at once on
 /// one cluster, and patient, since the machine is busy.
 const TEST_POOL: (usize, Duration) = (4, Duration::from_secs(5));
@@ -227,7 +249,7 @@ impl TestServer {
         (pool_size, pool_wait): (usize, Duration),
         limits: Limits,
     ) -> Self {
-        let keys = TokenKeys::hs256(TEST_SECRET, "stride", "stride");
+        let keys = test_keys();
         let deadline = limits.statement_timeout();
         let pool = stride::db::build_pool(app_url, pool_size, pool_wait, deadline).expect("pool");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -381,17 +403,7 @@ impl TestServer {
 
     /// A bearer token for an upstream service limited to one organization.
     pub fn org_service_token(&self, name: &str, org_id: Uuid, scopes: &[Scope]) -> String {
-        self.keys
-            .issue(
-                &Subject::Service {
-                    name: name.into(),
-                    org_id: Some(org_id),
-                    scopes: scopes.to_vec(),
-                },
-                Duration::from_secs(300),
-            )
-            .expect("issue token")
-            .0
+        org_service_token(name, org_id, scopes)
     }
 
     /// Stops accepting calls and waits for the server task to end.

@@ -60,6 +60,14 @@ async fn assert_healthy_after(server: &ServeProcess, token: &str, event: pb::Eve
     assert!(peak < MEMORY_BOUND, "peak RSS {peak} bytes");
 }
 
+/// What a spawned call ended with; every call must end within two minutes.
+async fn answered<T>(task: tokio::task::JoinHandle<T>) -> T {
+    tokio::time::timeout(Duration::from_secs(120), task)
+        .await
+        .expect("every call answered in time")
+        .expect("call task")
+}
+
 async fn start(seed: u128) -> (TestDb, ServeProcess, Fixture, String) {
     let db = TestDb::migrated().await;
     let fx = Fixture::new(seed);
@@ -111,11 +119,7 @@ async fn a_thousand_streams_at_once_are_admitted_up_to_the_cap_and_the_rest_shed
     let mut accepted = 0;
     let mut shed = 0;
     for task in tasks {
-        match tokio::time::timeout(Duration::from_secs(120), task)
-            .await
-            .expect("every stream answered in time")
-            .expect("stream task")
-        {
+        match answered(task).await {
             Ok(result) => {
                 assert_eq!(result.status, pb::EventStatus::Accepted as i32);
                 accepted += 1;
@@ -163,11 +167,7 @@ async fn ten_thousand_unary_calls_at_once_are_applied_or_shed_and_nothing_else()
     let mut accepted = 0;
     let mut shed = 0;
     for task in tasks {
-        let reply = tokio::time::timeout(Duration::from_secs(120), task)
-            .await
-            .expect("every call answered in time")
-            .expect("call task");
-        match reply {
+        match answered(task).await {
             Ok(reply) => {
                 let result = reply.into_inner().result.unwrap();
                 assert_eq!(result.status, pb::EventStatus::Accepted as i32);

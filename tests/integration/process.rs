@@ -22,14 +22,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `stride serve` (`cmd`, listening on the loopback `port`) and
-/// waits until it is SERVING; the process and a channel to it.
+/// Starts `stride serve` (`cmd`, listening on the loopback `port`, its
+/// output discarded) and waits until it is SERVING; the process and a
+/// channel to it.
 pub async fn serve_in_background(cmd: &mut Command, port: u16) -> (Child, Channel) {
-    let mut server = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start stride serve");
+    spawn_serving(cmd.stdout(Stdio::null()).stderr(Stdio::null()), port).await
+}
+
+/// [`serve_in_background`] with the output where `cmd` sends it.
+async fn spawn_serving(cmd: &mut Command, port: u16) -> (Child, Channel) {
+    let mut server = cmd.spawn().expect("start stride serve");
     let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
         .unwrap()
         .connect_lazy();
@@ -113,8 +115,8 @@ impl ServeProcess {
         let log =
             std::env::temp_dir().join(format!("stride-serve-{}-{port}.log", std::process::id()));
         let out = std::fs::File::create(&log).expect("serve log");
-        let mut child = stride(&["serve"])
-            .env("DATABASE_URL", owner_url)
+        let mut cmd = stride(&["serve"]);
+        cmd.env("DATABASE_URL", owner_url)
             .env("STRIDE_APP_DATABASE_URL", app_url)
             .env("STRIDE_LISTEN", format!("127.0.0.1:{port}"))
             .env("STRIDE_METRICS_LISTEN", "off")
@@ -122,13 +124,8 @@ impl ServeProcess {
             .env("NO_COLOR", "1")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(out)
-            .spawn()
-            .expect("start stride serve");
-        let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
-            .unwrap()
-            .connect_lazy();
-        wait_serving(&channel, &mut child).await;
+            .stderr(out);
+        let (child, channel) = spawn_serving(&mut cmd, port).await;
         Self {
             child: Some(child),
             port,
