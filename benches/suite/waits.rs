@@ -111,11 +111,19 @@ pub async fn top_statements(owner_url: &str, what: &str) {
 
 async fn top(conn: &mut AsyncPgConnection) -> diesel::QueryResult<Vec<Top>> {
     use diesel_async::RunQueryDsl;
+    // Statements whose text differs only in the number of rows (a
+    // multi-row VALUES) share their first 90 characters: summed as one.
     diesel::sql_query(
-        "SELECT total_exec_time + total_plan_time AS total, calls, plans, total_plan_time AS planning,
-                (total_exec_time + total_plan_time) / calls AS mean,
-                left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
-           FROM pg_stat_statements WHERE calls > 0 ORDER BY 1 DESC LIMIT 8",
+        "WITH s AS (SELECT total_exec_time + total_plan_time AS total, calls, plans, total_plan_time AS planning,
+                           left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query
+                      FROM pg_stat_statements WHERE calls > 0)
+         SELECT sum(total) AS total, sum(calls)::int8 AS calls, sum(plans)::int8 AS plans,
+                sum(planning) AS planning, sum(total) / sum(calls) AS mean, query
+           FROM s GROUP BY query
+         UNION ALL
+         SELECT sum(total), sum(calls)::int8, sum(plans)::int8, sum(planning), sum(total) / sum(calls), '(sum of all; nested statements count twice)'
+           FROM s
+          ORDER BY 1 DESC LIMIT 13",
     )
     .load(conn)
     .await

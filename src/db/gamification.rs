@@ -9,8 +9,9 @@
 //!    `skill:<id>`, `streak:<day>`, `streak_milestone:<n>`), carrying the
 //!    earliest time the thing happened, read back from the derived tables
 //!    the batch just merged (so a late, earlier event moves them);
-//! 3. the streak replayed from the person's active days (freezes,
-//!    milestones);
+//! 3. the streak (freezes, milestones): resumed from the stored row when
+//!    the batch brings only later days and completions, else replayed from
+//!    the person's active days;
 //! 4. the daily cap re-applied to every day whose awards changed;
 //! 5. totals, the current week and month, counters, level, achievements.
 //!
@@ -39,7 +40,9 @@ use crate::domain::gamification::ledger::{
 };
 use crate::domain::gamification::levels::level_of;
 use crate::domain::gamification::periods::{local_midnight, month_start, week_start};
-use crate::domain::gamification::streaks::{FreezeFact, FreezeKind, MILESTONES, replay};
+use crate::domain::gamification::streaks::{
+    FreezeFact, FreezeKind, MILESTONES, Resume, can_resume, replay, resume,
+};
 
 /// An accepted event of the batch, with what ingestion resolved for it.
 pub struct BatchEvent<'a> {
@@ -49,6 +52,10 @@ pub struct BatchEvent<'a> {
     /// The person's time zone.
     pub zone: Tz,
 }
+
+/// A batch's learning days by person, as stored after the batch merged
+/// them: the day and its first learning time.
+pub type LearningDays = HashMap<Uuid, BTreeMap<NaiveDate, DateTime<Utc>>>;
 
 /// What one event paid (its own award and the once-per-thing awards whose
 /// time it set), after the cap.
@@ -253,11 +260,17 @@ impl Person<'_> {
 }
 
 /// Whether a run covers every stored fact of the people (recompute) or only
-/// what the batch touched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reach {
-    Batch,
+/// what the batch touched (with the batch's learning days).
+#[derive(Debug, Clone, Copy)]
+enum Reach<'d> {
+    Batch(&'d LearningDays),
     Everything,
+}
+
+impl Reach<'_> {
+    fn is_everything(self) -> bool {
+        matches!(self, Reach::Everything)
+    }
 }
 
 /// What the engine decided for a set of people, before it is written.
@@ -284,6 +297,9 @@ pub struct Plan {
     days: Vec<(Uuid, NaiveDate, i32, i32)>,
     /// People whose `user_points` row existed when the run started.
     existing: HashSet<Uuid>,
+    /// People whose streak went on from their stored row (the rest
+    /// replayed their history).
+    pub resumed: usize,
 }
 
 impl Plan {
@@ -301,20 +317,27 @@ impl Plan {
         self.earned.iter().map(|(u, a, _, _)| (*u, a.as_str()))
     }
 
-    /// Freeze facts added and removed.
-    pub fn freeze_changes(&self) -> usize {
-        self.freezes_add.len() + self.freezes_remove.len()
+    /// Freeze facts added and removed, by person.
+    pub fn freeze_changes_by_person(&self) -> HashMap<Uuid, usize> {
+        let mut out = HashMap::new();
+        for (u, _) in self.freezes_add.iter().chain(&self.freezes_remove) {
+            *out.entry(*u).or_default() += 1;
+        }
+        out
     }
 }
 
 /// Pays the awards of a batch's accepted events; returns what each paid,
-/// in the order given. Runs inside the ingestion transaction.
+/// in the order given, and the plan written. `days` are the batch's
+/// learning days as the batch left them. Runs inside the ingestion
+/// transaction.
 pub async fn award(
     conn: &mut AsyncPgConnection,
     batch: &[BatchEvent<'_>],
-) -> QueryResult<Vec<Paid>> {
+    days: &LearningDays,
+) -> QueryResult<(Vec<Paid>, Plan)> {
     if batch.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Plan::default()));
     }
     let mut people: People<'_> = BTreeMap::new();
     for b in batch {
@@ -324,7 +347,7 @@ pub async fn award(
             .2
             .push(b);
     }
-    let plan = plan(conn, people, Reach::Batch, Hold::CreateAndLock).await?;
+    let plan = plan(conn, people, Reach::Batch(days), Hold::CreateAndLock).await?;
     apply(conn, &plan).await?;
     let mut paid: HashMap<&str, Paid> = HashMap::new();
     for (_, e) in plan
@@ -338,14 +361,15 @@ pub async fn award(
             p.capped += e.capped;
         }
     }
-    Ok(batch
+    let paid = batch
         .iter()
         .map(|b| {
             paid.get(b.event.event_id.as_str())
                 .copied()
                 .unwrap_or_default()
         })
-        .collect())
+        .collect();
+    Ok((paid, plan))
 }
 
 /// Recomputes the people given from everything stored about them, and
@@ -394,7 +418,7 @@ enum Hold {
 async fn plan(
     conn: &mut AsyncPgConnection,
     people: People<'_>,
-    reach: Reach,
+    reach: Reach<'_>,
     lock: Hold,
 ) -> QueryResult<Plan> {
     let rules = Rules::load(conn).await?;
@@ -414,25 +438,51 @@ async fn plan(
     let user_ids: Vec<Uuid> = persons.iter().map(|p| p.user_id).collect();
 
     // The facts once-per-thing awards and streaks derive from, as merged
-    // by the batch.
-    let active = active_days(conn, &user_ids).await?;
+    // by the batch. A batch reads a person's learning days only when their
+    // streak cannot go on from the stored row.
     let completed = completions(conn, &user_ids).await?;
     let mastered = mastered_skills(conn, &user_ids).await?;
+    let no_completions = Vec::new();
+    let resumes: HashMap<Uuid, Resumable> = match reach {
+        Reach::Batch(_) => persons
+            .iter()
+            .filter_map(|p| {
+                let done = completed.get(&p.user_id).unwrap_or(&no_completions);
+                Some((p.user_id, resumable(p, done)?))
+            })
+            .collect(),
+        Reach::Everything => HashMap::new(),
+    };
+    let replayed: Vec<Uuid> = user_ids
+        .iter()
+        .filter(|u| !resumes.contains_key(u))
+        .copied()
+        .collect();
+    let active = active_days(conn, &replayed).await?;
     let empty_days = BTreeMap::new();
 
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        resumed: resumes.len(),
+        ..Plan::default()
+    };
     let mut wanted: Vec<(Uuid, Entry)> = Vec::new();
     let mut streaks = HashMap::new();
     for p in &persons {
-        let days = active.get(&p.user_id).unwrap_or(&empty_days);
         let done = completed.get(&p.user_id).map_or(&[][..], Vec::as_slice);
         let skills = mastered.get(&p.user_id).map_or(&[][..], Vec::as_slice);
-        let dates: Vec<NaiveDate> = days.keys().copied().collect();
-        let earn: Vec<(NaiveDate, String)> = done
-            .iter()
-            .map(|(course, at)| (p.local_date(*at), course_key(*course)))
-            .collect();
-        let streak = replay(&dates, &earn);
+        let (streak, days) = match (resumes.get(&p.user_id), reach) {
+            (Some(r), Reach::Batch(batch_days)) => (
+                resume(&r.start, &r.days, &r.completions),
+                batch_days.get(&p.user_id).unwrap_or(&empty_days),
+            ),
+            _ => {
+                let days = active.get(&p.user_id).unwrap_or(&empty_days);
+                let dates: Vec<NaiveDate> = days.keys().copied().collect();
+                let earn: Vec<(NaiveDate, String)> =
+                    done.iter().map(|c| completion_of(p, c)).collect();
+                (replay(&dates, &earn), days)
+            }
+        };
         let mut mine = event_awards(p, &rules);
         mine.extend(thing_awards(p, &rules, reach, days, done, skills));
         for m in &streak.milestones {
@@ -466,16 +516,16 @@ async fn plan(
     let wanted_days: BTreeSet<(Uuid, NaiveDate)> =
         wanted.iter().map(|(u, e)| (*u, e.local_date)).collect();
     let day_rows = match reach {
-        Reach::Batch => rows_on_days(conn, &wanted_days).await?,
+        Reach::Batch(_) => rows_on_days(conn, &wanted_days).await?,
         Reach::Everything => Vec::new(),
     };
     let stored = stored_entries(conn, &user_ids, reach, &keys, &day_rows).await?;
-    let mut entries = merge(wanted, stored, reach);
+    let mut entries = merge(wanted, stored, reach, &resumes);
 
     // The cap again over every day whose awards changed, whole.
     let touched: BTreeSet<(Uuid, NaiveDate)> = entries
         .iter()
-        .filter(|(_, e)| reach == Reach::Everything || e.changed())
+        .filter(|(_, e)| reach.is_everything() || e.changed())
         .flat_map(|(u, e)| {
             std::iter::once((*u, e.local_date)).chain(e.stored.map(|s| (*u, s.local_date)))
         })
@@ -513,9 +563,10 @@ async fn plan(
     let domains = domains_mastered(conn, &persons, reach).await?;
     let lessons = match reach {
         Reach::Everything => lessons_completed(conn, &user_ids).await?,
-        Reach::Batch => HashMap::new(),
+        Reach::Batch(_) => HashMap::new(),
     };
-    let stored_freezes = stored_freezes(conn, &user_ids).await?;
+    // A resumed streak only adds freeze facts: its stored ones stand.
+    let stored_freezes = stored_freezes(conn, &replayed).await?;
     let now = Utc::now();
     for p in &persons {
         let mine = || {
@@ -526,7 +577,7 @@ async fn plan(
         };
         let mut after = p.before.clone();
         match reach {
-            Reach::Batch => {
+            Reach::Batch(_) => {
                 match latest_award_after(p.before.total_reached_at, mine()) {
                     LatestAward::Known(at) => after.total_reached_at = at,
                     LatestAward::ReadLedger => {
@@ -583,7 +634,7 @@ async fn plan(
         // A batch moves the stored periods by what it changed in them; a
         // new period, a recompute, or a changed latest award of a period
         // sums the ledger instead.
-        let moved = (reach == Reach::Batch
+        let moved = (!reach.is_everything()
             && p.before.week_start == Some(week)
             && p.before.month_start == Some(month))
         .then(|| {
@@ -624,6 +675,67 @@ async fn plan(
     plan.before = persons.into_iter().map(|p| (p.user_id, p.before)).collect();
     plan.existing = existing;
     Ok(plan)
+}
+
+/// A person's streak can go on from their stored row: where it stands and
+/// what the batch adds (its learning days, the completions it set).
+struct Resumable {
+    start: Resume,
+    days: Vec<NaiveDate>,
+    completions: Vec<(NaiveDate, String)>,
+}
+
+/// A completion as the streak sees it: the local day and the course key.
+fn completion_of(p: &Person<'_>, (course, at): &(Uuid, DateTime<Utc>)) -> (NaiveDate, String) {
+    (p.local_date(*at), course_key(*course))
+}
+
+/// Whether the batch only brings facts after the person's stored streak
+/// (see `can_resume`). The completions the batch set are those at a time
+/// of one of its events; the stored row must have counted all the others.
+fn resumable(p: &Person<'_>, done: &[(Uuid, DateTime<Utc>)]) -> Option<Resumable> {
+    let set_now: HashSet<(Uuid, DateTime<Utc>)> = p
+        .events
+        .iter()
+        .filter_map(|b| match b.event.payload {
+            Payload::CourseCompleted { course_id } => {
+                Some((course_id, stored_precision(b.event.occurred_at)))
+            }
+            _ => None,
+        })
+        .collect();
+    let (new, old): (Vec<_>, Vec<_>) = done.iter().partition(|c| set_now.contains(c));
+    let row = &p.before;
+    let start = Resume {
+        run: u32::try_from(row.current_streak).ok()?,
+        longest: u32::try_from(row.longest_streak).ok()?,
+        last_active: row.last_active_date,
+        freezes_held: u8::try_from(row.freezes_held).ok()?,
+        completions: usize::try_from(row.courses_completed).ok()?,
+    };
+    if old.len() != start.completions {
+        return None;
+    }
+    let stored_latest = old.into_iter().map(|c| completion_of(p, c)).max();
+    let completions: Vec<(NaiveDate, String)> =
+        new.into_iter().map(|c| completion_of(p, c)).collect();
+    let days: Vec<NaiveDate> = p
+        .events
+        .iter()
+        .filter(|b| b.event.kind().is_learning_activity())
+        .map(|b| b.local_date)
+        .collect();
+    can_resume(
+        start.last_active,
+        stored_latest.as_ref(),
+        &days,
+        &completions,
+    )
+    .then_some(Resumable {
+        start,
+        days,
+        completions,
+    })
 }
 
 fn new_entry(
@@ -695,12 +807,12 @@ fn event_awards(p: &Person<'_>, rules: &Rules) -> Vec<Entry> {
 fn thing_awards(
     p: &Person<'_>,
     rules: &Rules,
-    reach: Reach,
+    reach: Reach<'_>,
     days: &BTreeMap<NaiveDate, DateTime<Utc>>,
     done: &[(Uuid, DateTime<Utc>)],
     skills: &[(Uuid, DateTime<Utc>)],
 ) -> Vec<Entry> {
-    let all = reach == Reach::Everything;
+    let all = reach.is_everything();
     let courses = p.names(|e| match e.payload {
         Payload::CourseCompleted { course_id } => Some(course_id),
         _ => None,
@@ -765,12 +877,13 @@ fn thing_awards(
 /// Pairs each wanted entry with the stored row of the same (person, rule,
 /// key), which keeps its id and moves to the wanted time. Stored rows no
 /// entry wants stay as they are, except once-per-thing awards that no
-/// longer hold: milestones (every run replays them all) and, in a
-/// recompute, any of them.
-fn merge(
+/// longer hold: milestones of a replayed streak (a replay yields them all;
+/// a resumed one only the new) and, in a recompute, any of them.
+fn merge<R>(
     wanted: Vec<(Uuid, Entry)>,
     stored: Vec<(Uuid, Entry)>,
-    reach: Reach,
+    reach: Reach<'_>,
+    resumed: &HashMap<Uuid, R>,
 ) -> Vec<(Uuid, Entry)> {
     let mut stored_by: BTreeMap<(Uuid, String, String), Entry> = stored
         .into_iter()
@@ -785,8 +898,8 @@ fn merge(
         })
         .collect();
     for ((u, rule, key), mut old) in stored_by {
-        let milestone = rule.starts_with("streak_milestone_");
-        if milestone || (reach == Reach::Everything && is_thing_key(&key)) {
+        let milestone = rule.starts_with("streak_milestone_") && !resumed.contains_key(&u);
+        if milestone || (reach.is_everything() && is_thing_key(&key)) {
             old.removed = true;
         }
         out.push((u, old));
@@ -873,10 +986,10 @@ async fn lock_points(
 
 /// Each person's active days (learning activity) with the day's first
 /// learning time.
-async fn active_days(
-    conn: &mut AsyncPgConnection,
-    users: &[Uuid],
-) -> QueryResult<HashMap<Uuid, BTreeMap<NaiveDate, DateTime<Utc>>>> {
+async fn active_days(conn: &mut AsyncPgConnection, users: &[Uuid]) -> QueryResult<LearningDays> {
+    if users.is_empty() {
+        return Ok(HashMap::new());
+    }
     // A day with a first learning time is a learning day (a CHECK makes
     // it one); the filter matches the partial index
     // `daily_activity_learning_days`, read without visiting the table.
@@ -890,13 +1003,19 @@ async fn active_days(
         ))
         .load(conn)
         .await?;
-    let mut out: HashMap<Uuid, BTreeMap<NaiveDate, DateTime<Utc>>> = HashMap::new();
+    Ok(learning_days(rows))
+}
+
+/// Day rows `(person, day, first learning time)` as [`LearningDays`]
+/// (days without learning left out).
+pub fn learning_days(rows: Vec<(Uuid, NaiveDate, Option<DateTime<Utc>>)>) -> LearningDays {
+    let mut out = LearningDays::new();
     for (user, day, first) in rows {
         if let Some(first) = first {
             out.entry(user).or_default().insert(day, first);
         }
     }
-    Ok(out)
+    out
 }
 
 /// Each person's completed courses with their (earliest) completion time.
@@ -1047,14 +1166,14 @@ impl diesel::expression::ValidGrouping<()> for ThingRows {
 async fn stored_entries(
     conn: &mut AsyncPgConnection,
     users: &[Uuid],
-    reach: Reach,
+    reach: Reach<'_>,
     keys: &[String],
     on_days: &[LedgerRow],
 ) -> QueryResult<Vec<(Uuid, Entry)>> {
     let people = point_transactions::table.filter(point_transactions::user_id.eq_any(users));
     let rows: Vec<LedgerRow> = match reach {
         Reach::Everything => people.select(ledger_columns!()).load(conn).await?,
-        Reach::Batch => {
+        Reach::Batch(_) => {
             let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
             // Not boxed, no `sql()` fragment: the statement stays prepared
             // (planning it over every partition cost more than running it).
@@ -1134,11 +1253,11 @@ struct PersonCount {
 async fn domains_mastered(
     conn: &mut AsyncPgConnection,
     persons: &[Person<'_>],
-    reach: Reach,
+    reach: Reach<'_>,
 ) -> QueryResult<HashMap<Uuid, i32>> {
     let (users, orgs): (Vec<Uuid>, Vec<Uuid>) = persons
         .iter()
-        .filter(|p| reach == Reach::Everything || !p.names(|e| e.payload.skill_id()).is_empty())
+        .filter(|p| reach.is_everything() || !p.names(|e| e.payload.skill_id()).is_empty())
         .map(|p| (p.user_id, p.organization_id))
         .unzip();
     if users.is_empty() {
@@ -1181,6 +1300,9 @@ async fn stored_freezes(
     conn: &mut AsyncPgConnection,
     users: &[Uuid],
 ) -> QueryResult<Vec<(Uuid, FreezeFact)>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows: Vec<(Uuid, String, NaiveDate, String)> = streak_freeze_events::table
         .filter(streak_freeze_events::user_id.eq_any(users))
         .select((

@@ -46,6 +46,14 @@ pub enum Outcome {
     Invalid(Vec<FieldViolation>),
 }
 
+/// How the people of a batch got their streaks: gone on from the stored
+/// row, or replayed from their whole history of learning days.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Streaks {
+    pub resumed: usize,
+    pub replayed: usize,
+}
+
 /// Applies `events` (already validated, or the violations that refused
 /// them) for a caller scoped to `scope` (`None`: platform-wide). Returns one
 /// outcome per event, in order. Runs inside the caller's transaction; an
@@ -55,6 +63,15 @@ pub async fn apply(
     scope: Option<Uuid>,
     events: &[Result<ValidEvent, Vec<FieldViolation>>],
 ) -> QueryResult<Vec<Outcome>> {
+    apply_counted(conn, scope, events).await.map(|(o, _)| o)
+}
+
+/// [`apply`], also telling how the batch's streaks were computed.
+pub async fn apply_counted(
+    conn: &mut AsyncPgConnection,
+    scope: Option<Uuid>,
+    events: &[Result<ValidEvent, Vec<FieldViolation>>],
+) -> QueryResult<(Vec<Outcome>, Streaks)> {
     let valid: Vec<&ValidEvent> = events.iter().filter_map(|e| e.as_ref().ok()).collect();
     let catalog = load_catalog(conn, &Mentioned::of(valid.iter().copied())).await?;
 
@@ -122,6 +139,7 @@ pub async fn apply(
         });
     }
 
+    let mut streaks = Streaks::default();
     if !accepted.is_empty() {
         insert_events(conn, &accepted).await?;
         insert_assessments(conn, &accepted).await?;
@@ -130,7 +148,7 @@ pub async fn apply(
             organization_id: c.organization_id,
             local_date: c.local_date,
         }));
-        upsert_days(conn, &derived).await?;
+        let days = upsert_days(conn, &derived).await?;
         upsert_enrollments(conn, &derived).await?;
         upsert_skills(conn, &derived).await?;
         // Awards last: they read the state the merges above produced.
@@ -143,16 +161,21 @@ pub async fn apply(
                 zone: c.zone,
             })
             .collect();
-        let paid = gamification::award(conn, &batch).await?;
+        let (paid, plan) = gamification::award(conn, &batch, &days).await?;
+        streaks = Streaks {
+            resumed: plan.resumed,
+            replayed: plan.after.len() - plan.resumed,
+        };
         forget_personal_analytics(conn, &accepted).await?;
         for (candidate, paid) in accepted.iter().zip(paid) {
             outcomes[candidate.index] = Some(Outcome::Accepted(paid));
         }
     }
-    Ok(outcomes
+    let outcomes = outcomes
         .into_iter()
         .map(|o| o.expect("every event has an outcome"))
-        .collect())
+        .collect();
+    Ok((outcomes, streaks))
 }
 
 /// New events change their people's analytics: the cached answers about
@@ -404,8 +427,12 @@ struct DayRow {
 }
 
 /// Adds each day's delta to the stored day: counts add up, first/last
-/// times take the earlier/later.
-async fn upsert_days(conn: &mut AsyncPgConnection, derived: &Derived) -> QueryResult<()> {
+/// times take the earlier/later. Returns the learning days as merged (the
+/// streak goes on from them without reading the person's history).
+async fn upsert_days(
+    conn: &mut AsyncPgConnection,
+    derived: &Derived,
+) -> QueryResult<gamification::LearningDays> {
     use crate::db::schema::daily_activity::dsl as d;
     let rows: Vec<DayRow> = derived
         .days
@@ -423,6 +450,9 @@ async fn upsert_days(conn: &mut AsyncPgConnection, derived: &Derived) -> QueryRe
             session_seconds: day.session_seconds,
         })
         .collect();
+    if rows.is_empty() {
+        return Ok(gamification::LearningDays::new());
+    }
     diesel::insert_into(daily_activity::table)
         .values(&rows)
         .on_conflict((d::user_id, d::local_date))
@@ -436,9 +466,10 @@ async fn upsert_days(conn: &mut AsyncPgConnection, derived: &Derived) -> QueryRe
             d::logins.eq(d::logins + excluded(d::logins)),
             d::session_seconds.eq(d::session_seconds + excluded(d::session_seconds)),
         ))
-        .execute(conn)
-        .await?;
-    Ok(())
+        .returning((d::user_id, d::local_date, d::first_learning_at))
+        .get_results(conn)
+        .await
+        .map(gamification::learning_days)
 }
 
 #[derive(Insertable)]

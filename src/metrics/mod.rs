@@ -54,6 +54,8 @@ struct Inner {
     methods: BTreeMap<String, Method>,
     /// outcome -> count
     events: BTreeMap<&'static str, u64>,
+    /// People whose streak a committed batch resumed / replayed.
+    streaks: crate::db::ingest::Streaks,
 }
 
 /// The process's metrics.
@@ -83,6 +85,13 @@ impl Metrics {
     /// One ingested event: accepted, duplicate, conflict or invalid.
     pub fn event(&self, outcome: &'static str) {
         *self.lock().events.entry(outcome).or_default() += 1;
+    }
+
+    /// How a committed batch computed its people's streaks.
+    pub fn streaks(&self, batch: crate::db::ingest::Streaks) {
+        let mut inner = self.lock();
+        inner.streaks.resumed += batch.resumed;
+        inner.streaks.replayed += batch.replayed;
     }
 
     /// The exposition text; `extra` holds gauges read at scrape time.
@@ -138,6 +147,18 @@ impl Metrics {
                 "stride_events_ingested_total{{outcome=\"{outcome}\"}} {n}"
             );
         }
+        out += "# HELP stride_streak_updates_total People whose streak an ingested batch updated: resumed from the stored row, or replayed from their history (late or out-of-order facts).\n";
+        out += "# TYPE stride_streak_updates_total counter\n";
+        let _ = writeln!(
+            out,
+            "stride_streak_updates_total{{path=\"resumed\"}} {}",
+            inner.streaks.resumed
+        );
+        let _ = writeln!(
+            out,
+            "stride_streak_updates_total{{path=\"replayed\"}} {}",
+            inner.streaks.replayed
+        );
         out += "# HELP stride_db_pool_connections Database pool connections by state.\n";
         out += "# TYPE stride_db_pool_connections gauge\n";
         let _ = writeln!(
@@ -221,6 +242,14 @@ mod tests {
         m.request("/a.B/C", tonic::Code::Ok, Duration::from_millis(30));
         m.request("/a.B/C", tonic::Code::NotFound, Duration::from_millis(1));
         m.event("accepted");
+        m.streaks(crate::db::ingest::Streaks {
+            resumed: 5,
+            replayed: 1,
+        });
+        m.streaks(crate::db::ingest::Streaks {
+            resumed: 2,
+            replayed: 0,
+        });
         let status = deadpool::Status {
             max_size: 16,
             size: 3,
@@ -249,6 +278,8 @@ mod tests {
             text.contains("stride_rpc_duration_seconds_bucket{method=\"/a.B/C\",le=\"+Inf\"} 3")
         );
         assert!(text.contains("stride_events_ingested_total{outcome=\"accepted\"} 1"));
+        assert!(text.contains("stride_streak_updates_total{path=\"resumed\"} 7\n"));
+        assert!(text.contains("stride_streak_updates_total{path=\"replayed\"} 1\n"));
         assert!(text.contains("stride_db_pool_connections{state=\"open\"} 3"));
         assert!(
             text.contains(

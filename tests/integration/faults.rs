@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use stride::auth::Scope;
 use stride::config::Limits;
-use stride::db::tenant::DbIdentity;
 use stride::proto::events::v1 as pb;
 use stride::proto::events::v1::event_service_client::EventServiceClient;
 use tokio::sync::mpsc;
@@ -22,7 +21,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::harness::{PrivateCluster, TestDb, TestServer, authed};
-use crate::ingest_support::{Fixture, count, derived_state, random_events};
+use crate::ingest_support::{Fixture, count, derived_state, random_events, recompute_differences};
 use crate::process::ServeProcess;
 
 const EVENTS: usize = 400;
@@ -176,13 +175,7 @@ async fn assert_exactly_once_and_consistent(owner_url: &str, fx: &Fixture, event
     );
 
     let mut conn = AsyncPgConnection::establish(owner_url).await.unwrap();
-    let users = fx.users.clone();
-    let plan = stride::db::tenant::in_tenant(&mut conn, &DbIdentity::operator(), move |conn| {
-        Box::pin(async move { stride::db::gamification::recompute(conn, &users, true).await })
-    })
-    .await
-    .expect("recompute (dry run)");
-    let differences = stride::api::gamification::differences_of(&plan);
+    let differences = recompute_differences(&mut conn, &fx.users).await;
     assert!(differences.is_empty(), "recompute differs: {differences:?}");
 }
 

@@ -1,26 +1,34 @@
 //! Property: random event sequences, shuffled, with duplicates, cut into
 //! random batches, leave PostgreSQL in exactly the state an in-order,
-//! one-at-a-time replay leaves. Runs the real ingestion SQL as the runtime
+//! one-at-a-time replay leaves, and both what a recompute from everything
+//! gives. Then a streak taken batch by batch through freezes, milestones
+//! and late facts, resumed or replayed as it must be. Runs the real ingestion SQL as the runtime
 //! role under row-level security (no gRPC: the streams are covered in
 //! `ingest`; this explores orders and batchings).
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{Duration, NaiveTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use proptest::prelude::*;
-use stride::db::ingest::{self, Outcome};
+use stride::db::ingest::{self, Outcome, Streaks};
 use stride::db::tenant::{DbIdentity, in_tenant};
 use stride::domain::events::validate;
 use stride::proto::events::v1 as pb;
 use uuid::Uuid;
 
 use crate::harness::TestDb;
-use crate::ingest_support::{Fixture, derived_state, random_events};
+use crate::ingest_support::{
+    Fixture, count, derived_state, random_events, recompute_differences, timestamp,
+};
 
 /// Applies `batch` as one transaction, as the service does.
-async fn apply(conn: &mut AsyncPgConnection, org: Uuid, batch: &[pb::Event]) -> Vec<Outcome> {
+async fn apply(
+    conn: &mut AsyncPgConnection,
+    org: Uuid,
+    batch: &[pb::Event],
+) -> (Vec<Outcome>, Streaks) {
     let checked = Arc::new(
         batch
             .iter()
@@ -28,7 +36,7 @@ async fn apply(conn: &mut AsyncPgConnection, org: Uuid, batch: &[pb::Event]) -> 
             .collect::<Vec<_>>(),
     );
     in_tenant(conn, &DbIdentity::service(Some(org)), move |conn| {
-        Box::pin(async move { ingest::apply(conn, Some(org), &checked).await })
+        Box::pin(async move { ingest::apply_counted(conn, Some(org), &checked).await })
     })
     .await
     .expect("batch applies")
@@ -101,8 +109,13 @@ fn any_order_duplicates_and_batching_derive_the_in_order_state() {
             reset(owner_ref).await;
             reset(owner_sub).await;
             for event in &events {
-                let outcome = apply(app_ref, fx.org, std::slice::from_ref(event)).await;
+                let (outcome, streaks) = apply(app_ref, fx.org, std::slice::from_ref(event)).await;
                 assert!(matches!(outcome[..], [Outcome::Accepted(_)]), "{outcome:?}");
+                // In order, only a completion sorting before a stored one
+                // of its day makes a replay; every other event resumes.
+                if !matches!(event.payload, Some(pb::event::Payload::CourseCompleted(_))) {
+                    assert_eq!(streaks, Streaks { resumed: 1, replayed: 0 }, "{event:?}");
+                }
             }
             let mut accepted = 0;
             let mut rest = delivery.as_slice();
@@ -110,11 +123,16 @@ fn any_order_duplicates_and_batching_derive_the_in_order_state() {
             while !rest.is_empty() {
                 let size = sizes[batch % sizes.len()].min(rest.len());
                 let (now, later) = rest.split_at(size);
-                let outcomes = apply(app_sub, fx.org, now).await;
+                let (outcomes, _) = apply(app_sub, fx.org, now).await;
                 assert!(outcomes.iter().all(|o| matches!(o, Outcome::Accepted(_) | Outcome::Duplicate)));
                 accepted += outcomes.iter().filter(|o| matches!(o, Outcome::Accepted(_))).count();
                 rest = later;
                 batch += 1;
+            }
+            // Either way of ingesting left what replaying everything gives.
+            for owner in [&mut *owner_ref, &mut *owner_sub] {
+                let differences = recompute_differences(owner, &fx.users).await;
+                assert!(differences.is_empty(), "recompute differs: {differences:?}");
             }
             let states = (derived_state(&reference.url).await, derived_state(&subject.url).await, accepted);
             *conns.borrow_mut() = Some(taken);
@@ -123,4 +141,132 @@ fn any_order_duplicates_and_batching_derive_the_in_order_state() {
         prop_assert_eq!(accepted, n, "each event accepted exactly once");
         prop_assert_eq!(actual, expected);
     });
+}
+
+/// One person (UTC) through a milestone, a freeze earned and spent, and
+/// late facts. Each in-order batch goes on from the stored streak; a late
+/// one, and a completion moved so it would count twice, replay the history.
+/// After each batch the stored state is what a recompute from everything
+/// gives.
+#[tokio::test]
+async fn a_streak_goes_on_batch_by_batch_as_a_replay_would() {
+    let fx = Fixture::with_courses(7, 21);
+    let db = TestDb::migrated().await;
+    fx.create(&db.url).await;
+    let mut app = AsyncPgConnection::establish(&db.app_url).await.unwrap();
+    let mut owner = AsyncPgConnection::establish(&db.url).await.unwrap();
+    let user = fx.users[0];
+    let first_day = Utc::now().date_naive() - Duration::days(20);
+    let at = |day: i64, hour: u32, minute: u32| {
+        (first_day + Duration::days(day))
+            .and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap())
+            .and_utc()
+    };
+    let mut n = 0;
+    let mut event = |when, payload| {
+        n += 1;
+        pb::Event {
+            event_id: format!("s-{n}"),
+            occurred_at: timestamp(when),
+            user_id: user.to_string(),
+            organization_id: String::new(),
+            payload: Some(payload),
+        }
+    };
+    let (course, lesson) = fx.lessons[0];
+    let lesson_on = |day| {
+        let payload = pb::event::Payload::LessonCompleted(pb::LessonCompleted {
+            course_id: course.to_string(),
+            lesson_id: lesson.to_string(),
+        });
+        (at(day, 12, 0), payload)
+    };
+    let completed = |c: usize| {
+        pb::event::Payload::CourseCompleted(pb::CourseCompleted {
+            course_id: fx.courses[c].to_string(),
+        })
+    };
+
+    // (what, batch, replayed?)
+    let mut steps: Vec<(&str, Vec<pb::Event>, bool)> = Vec::new();
+    for day in 0..8 {
+        let (when, payload) = lesson_on(day);
+        steps.push((
+            "a day of the first streak",
+            vec![event(when, payload)],
+            false,
+        ));
+    }
+    steps.push((
+        "19 courses on day 8: the 10th earns a freeze",
+        (0..19)
+            .map(|c| event(at(8, 10, c as u32), completed(c)))
+            .collect(),
+        false,
+    ));
+    steps.push((
+        "the last of them again, earlier that day: counted once",
+        vec![event(at(8, 9, 0), completed(18))],
+        true,
+    ));
+    let (when, payload) = lesson_on(10);
+    steps.push((
+        "day 10 after a missed day: the freeze bridges it",
+        vec![event(when, payload)],
+        false,
+    ));
+    steps.push((
+        "the 20th course on day 10 earns a second freeze",
+        vec![event(at(10, 15, 0), completed(20))],
+        false,
+    ));
+    steps.push((
+        "a course completed again, days earlier: moves the earnings",
+        vec![event(at(5, 12, 30), completed(0))],
+        true,
+    ));
+    let (when, payload) = lesson_on(9);
+    steps.push((
+        "the missed day arrives late: nothing to bridge",
+        vec![event(when, payload)],
+        true,
+    ));
+
+    for (what, batch, replays) in &steps {
+        let (outcomes, streaks) = apply(&mut app, fx.org, batch).await;
+        assert!(
+            outcomes.iter().all(|o| matches!(o, Outcome::Accepted(_))),
+            "{what}: {outcomes:?}"
+        );
+        let expected = if *replays {
+            Streaks {
+                resumed: 0,
+                replayed: 1,
+            }
+        } else {
+            Streaks {
+                resumed: 1,
+                replayed: 0,
+            }
+        };
+        assert_eq!(streaks, expected, "{what}");
+        let differences = recompute_differences(&mut owner, &fx.users).await;
+        assert!(
+            differences.is_empty(),
+            "{what}: recompute differs: {differences:?}"
+        );
+    }
+
+    let row = |column: &str| {
+        format!("SELECT {column}::int8 AS n FROM user_points WHERE user_id = '{user}'")
+    };
+    // Days 0-10 with none missed; both freezes held.
+    assert_eq!(count(&db.url, &row("current_streak")).await, 11);
+    assert_eq!(count(&db.url, &row("longest_streak")).await, 11);
+    assert_eq!(count(&db.url, &row("freezes_held")).await, 2);
+    assert_eq!(count(&db.url, &row("courses_completed")).await, 20);
+    let milestones = format!(
+        "SELECT count(*) AS n FROM point_transactions WHERE user_id = '{user}' AND source_key = 'streak_milestone:7'"
+    );
+    assert_eq!(count(&db.url, &milestones).await, 1);
 }

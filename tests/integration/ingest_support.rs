@@ -31,8 +31,13 @@ const ZONES: [&str; 3] = ["UTC", "Asia/Tokyo", "America/New_York"];
 
 impl Fixture {
     pub fn new(seed: u128) -> Self {
+        Self::with_courses(seed, 3)
+    }
+
+    /// [`Fixture::new`] with `courses` courses (ids rising with the index).
+    pub fn with_courses(seed: u128, courses: u128) -> Self {
         let id = |kind: u128, n: u128| Uuid::from_u128((seed << 64) | (kind << 32) | n);
-        let courses: Vec<Uuid> = (0..3).map(|n| id(2, n)).collect();
+        let courses: Vec<Uuid> = (0..courses).map(|n| id(2, n)).collect();
         Self {
             org: id(0, 0),
             users: (0..4).map(|n| id(1, n)).collect(),
@@ -199,6 +204,25 @@ pub fn random_events_within(
 struct Dump {
     #[diesel(sql_type = Text)]
     dump: String,
+}
+
+/// What a dry-run recompute of `users` would change, as the operator sees
+/// it: empty when the stored state is what replaying everything gives.
+pub async fn recompute_differences(
+    conn: &mut AsyncPgConnection,
+    users: &[Uuid],
+) -> Vec<stride::proto::gamification::v1::RecomputeDifference> {
+    let users = users.to_vec();
+    let plan = stride::db::tenant::in_tenant(
+        conn,
+        &stride::db::tenant::DbIdentity::operator(),
+        move |conn| {
+            Box::pin(async move { stride::db::gamification::recompute(conn, &users, true).await })
+        },
+    )
+    .await
+    .expect("recompute (dry run)");
+    stride::api::gamification::differences_of(&plan)
 }
 
 /// Everything ingestion writes, as canonical text (no generated ids or

@@ -209,14 +209,16 @@ async fn apply_once(
         .get()
         .await
         .map_err(|e| Failure::Unavailable(e.to_string()))?;
-    in_tenant(&mut conn, identity, move |conn| {
+    let (outcomes, streaks) = in_tenant(&mut conn, identity, move |conn| {
         Box::pin(async move {
-            ingest::apply(conn, scope, &events)
+            ingest::apply_counted(conn, scope, &events)
                 .await
                 .map_err(Failure::from)
         })
     })
-    .await
+    .await?;
+    state.metrics.streaks(streaks);
+    Ok(outcomes)
 }
 
 /// The wire form of an outcome.

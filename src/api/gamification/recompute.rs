@@ -106,6 +106,7 @@ pub fn differences_of(plan: &gamification::Plan) -> Vec<pb::RecomputeDifference>
         earned.entry(user).or_default().push(id);
     }
     let ledger = plan.ledger_rows_changed();
+    let freezes = plan.freeze_changes_by_person();
     plan.after
         .iter()
         .filter_map(|(user, after)| {
@@ -113,6 +114,9 @@ pub fn differences_of(plan: &gamification::Plan) -> Vec<pb::RecomputeDifference>
             let mut changes = changed_fields(before, after);
             if let Some(n) = ledger.get(user).filter(|n| **n > 0) {
                 changes.insert("ledger_rows".into(), format!("{n} rows to write"));
+            }
+            if let Some(n) = freezes.get(user) {
+                changes.insert("freeze_history".into(), format!("{n} facts to write"));
             }
             if let Some(ids) = earned.get(user) {
                 changes.insert(

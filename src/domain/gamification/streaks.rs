@@ -85,7 +85,60 @@ impl StreakState {
 /// Replays `active_days` (any order, repeats allowed) with the course
 /// completions `(local date, key)` that earn freezes.
 pub fn replay(active_days: &[NaiveDate], completions: &[(NaiveDate, String)]) -> StreakState {
-    let mut days = active_days.to_vec();
+    resume(&Resume::default(), active_days, completions)
+}
+
+/// Where a replay ended, as `user_points` stores it: enough to go on
+/// without reading the history again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Resume {
+    pub run: u32,
+    pub longest: u32,
+    pub last_active: Option<NaiveDate>,
+    pub freezes_held: u8,
+    /// Completions the replay counted (every 10th earns a freeze).
+    pub completions: usize,
+}
+
+/// Whether [`resume`] from a stored replay, given only what came since,
+/// gives what replaying everything would. `stored_latest` is the latest
+/// completion the stored replay counted. It holds when no stored gap would
+/// be judged again: every day given is the last stored day or a later one
+/// after every stored completion (a stored freeze earned on or after it
+/// would be credited later in a whole replay), and every new completion
+/// sorts after the stored ones and falls on or after the last stored day
+/// (a freeze earned earlier could have bridged a stored gap).
+pub fn can_resume(
+    last_active: Option<NaiveDate>,
+    stored_latest: Option<&(NaiveDate, String)>,
+    days: &[NaiveDate],
+    new_completions: &[(NaiveDate, String)],
+) -> bool {
+    let days_after = days.iter().all(|d| match last_active {
+        Some(last) if *d == last => true,
+        Some(last) if *d < last => false,
+        _ => stored_latest.is_none_or(|c| *d > c.0),
+    });
+    let completions_after = new_completions
+        .iter()
+        .all(|c| last_active.is_none_or(|last| c.0 >= last) && stored_latest.is_none_or(|s| c > s));
+    days_after && completions_after
+}
+
+/// Goes on from `start` with active days and completions that came after
+/// it (see [`can_resume`]; days up to `start.last_active` are known and
+/// skipped). The state is the whole replay's; `freezes` and `milestones`
+/// hold only the new facts.
+pub fn resume(
+    start: &Resume,
+    active_days: &[NaiveDate],
+    completions: &[(NaiveDate, String)],
+) -> StreakState {
+    let mut days: Vec<NaiveDate> = active_days
+        .iter()
+        .copied()
+        .filter(|d| start.last_active.is_none_or(|last| *d > last))
+        .collect();
     days.sort_unstable();
     days.dedup();
     let mut completions = completions.to_vec();
@@ -93,11 +146,17 @@ pub fn replay(active_days: &[NaiveDate], completions: &[(NaiveDate, String)]) ->
     let earnings: Vec<(NaiveDate, String)> = completions
         .into_iter()
         .enumerate()
-        .filter(|(i, _)| (i + 1) % COURSES_PER_FREEZE == 0)
+        .filter(|(i, _)| (start.completions + i + 1) % COURSES_PER_FREEZE == 0)
         .map(|(_, c)| c)
         .collect();
 
-    let mut state = StreakState::default();
+    let mut state = StreakState {
+        run: start.run,
+        longest: start.longest,
+        last_active: start.last_active,
+        freezes_held: start.freezes_held,
+        ..StreakState::default()
+    };
     let mut next_earning = 0;
     let mut credit_until = |state: &mut StreakState, last: NaiveDate, inclusive: bool| {
         while let Some((date, key)) = earnings.get(next_earning) {
@@ -300,5 +359,173 @@ mod tests {
         assert_eq!(reached, MILESTONES);
         assert_eq!(s.milestones[3].local_date, d(364));
         assert_eq!(s.next_milestone(), 0);
+    }
+
+    /// The stored row of a replay of `days` and `completions`, and the
+    /// latest completion it counted.
+    fn stored(
+        days: &[NaiveDate],
+        completions: &[(NaiveDate, String)],
+    ) -> (StreakState, Resume, Option<(NaiveDate, String)>) {
+        let s = replay(days, completions);
+        let start = Resume {
+            run: s.run,
+            longest: s.longest,
+            last_active: s.last_active,
+            freezes_held: s.freezes_held,
+            completions: completions.len(),
+        };
+        (s, start, completions.iter().max().cloned())
+    }
+
+    #[test]
+    fn resuming_goes_on_from_the_stored_state() {
+        // Days 0-5 and 9 completions stored; a new day 6 reaches the 7-day
+        // milestone, and the 10th completion earns a freeze that bridges 8.
+        let old_days = days(&[0, 1, 2, 3, 4, 5]);
+        let old_done = completions(0, 9);
+        let (_, start, latest) = stored(&old_days, &old_done);
+        let new_days = days(&[5, 6, 7, 9]);
+        let new_done = vec![(d(7), "z".to_string())];
+        assert!(can_resume(
+            start.last_active,
+            latest.as_ref(),
+            &new_days,
+            &new_done
+        ));
+        let s = resume(&start, &new_days, &new_done);
+        assert_eq!((s.run, s.longest, s.last_active), (9, 9, Some(d(9))));
+        assert_eq!(
+            s.milestones,
+            vec![Milestone {
+                days: 7,
+                local_date: d(6)
+            }]
+        );
+        let kinds: Vec<_> = s.freezes.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [FreezeKind::Earned, FreezeKind::Spent]);
+    }
+
+    #[test]
+    fn late_facts_cannot_resume() {
+        let (_, start, latest) = stored(&days(&[3, 4]), &completions(2, 1));
+        let last = start.last_active;
+        // A day before the last stored one, and a completion before it.
+        assert!(!can_resume(last, latest.as_ref(), &days(&[2]), &[]));
+        assert!(!can_resume(
+            last,
+            latest.as_ref(),
+            &[],
+            &[(d(3), "z".into())]
+        ));
+        // A completion on the last day sorting before a stored one.
+        let (_, start, latest) = stored(&days(&[3, 4]), &[(d(4), "m".into())]);
+        let early = [(d(4), "a".to_string())];
+        assert!(!can_resume(start.last_active, latest.as_ref(), &[], &early));
+        // A stored completion after the last stored day: a new day on it.
+        let (_, start, latest) = stored(&days(&[3]), &[(d(5), "m".into())]);
+        assert!(!can_resume(
+            start.last_active,
+            latest.as_ref(),
+            &days(&[5]),
+            &[]
+        ));
+        assert!(can_resume(
+            start.last_active,
+            latest.as_ref(),
+            &days(&[3, 6]),
+            &[]
+        ));
+    }
+
+    use proptest::prelude::*;
+
+    /// Dates close together (streaks, gaps, milestones), completions with
+    /// distinct keys and shared days, and the days to split both at (apart,
+    /// so completions can end before or after the stored days do).
+    type History = (Vec<u32>, Vec<(u32, String)>, u32, u32);
+
+    fn history() -> impl Strategy<Value = History> {
+        (
+            prop::collection::vec(0u32..24, 0..24),
+            // Completions come in clumps on a day (a freeze's 10th often
+            // shares its day with others).
+            prop::collection::vec((0u32..24, 1usize..6), 0..10),
+            0u32..26,
+            0u32..26,
+        )
+            .prop_map(|(days, clumps, day_cut, done_cut)| {
+                let done = clumps
+                    .into_iter()
+                    .flat_map(|(day, n)| std::iter::repeat_n(day, n))
+                    .enumerate()
+                    .map(|(i, day)| (day, format!("course:{}", (i * 7919) % 101)))
+                    .collect();
+                (days, done, day_cut, done_cut)
+            })
+    }
+
+    fn split<T: Clone>(items: &[T], old: impl Fn(&T) -> bool) -> (Vec<T>, Vec<T>) {
+        items.iter().cloned().partition(|x| old(x))
+    }
+
+    proptest! {
+        // Pure and fast: enough cases to meet the rare orders (a freeze
+        // earned on the day a gap ends, ties between completions).
+        #![proptest_config(ProptestConfig::with_cases(50_000))]
+
+        /// Resuming equals replaying everything whenever `can_resume` says
+        /// so, for any way of splitting a history (a few facts moved across
+        /// the cut make late ones).
+        #[test]
+        fn resuming_is_replaying_everything(
+            (all_days, all_done, day_cut, done_cut) in history(),
+            moved in prop::collection::vec(any::<bool>(), 80),
+        ) {
+            let late = |i: usize| moved[i % moved.len()] && i % 3 == 0;
+            let indexed_days: Vec<(usize, u32)> = all_days.iter().copied().enumerate().collect();
+            let (old_days, new_days) = split(&indexed_days, |(i, x)| (*x < day_cut) != late(*i));
+            let indexed_done: Vec<(usize, (u32, String))> =
+                all_done.iter().cloned().enumerate().collect();
+            let (old_done, new_done) =
+                split(&indexed_done, |(i, (x, _))| (*x < done_cut) != late(*i + 40));
+            let to_days = |v: &[(usize, u32)]| v.iter().map(|(_, x)| d(*x)).collect::<Vec<_>>();
+            let to_done = |v: &[(usize, (u32, String))]| {
+                v.iter().map(|(_, (x, k))| (d(*x), k.clone())).collect::<Vec<_>>()
+            };
+            let (old_days, new_days) = (to_days(&old_days), to_days(&new_days));
+            let (old_done, new_done) = (to_done(&old_done), to_done(&new_done));
+            let (before, start, latest) = stored(&old_days, &old_done);
+            if can_resume(start.last_active, latest.as_ref(), &new_days, &new_done) {
+                let resumed = resume(&start, &new_days, &new_done);
+                let mut every_day = old_days.clone();
+                every_day.extend(&new_days);
+                let mut every_done = old_done.clone();
+                every_done.extend(new_done.iter().cloned());
+                let whole = replay(&every_day, &every_done);
+                prop_assert_eq!(
+                    (resumed.run, resumed.longest, resumed.last_active, resumed.freezes_held),
+                    (whole.run, whole.longest, whole.last_active, whole.freezes_held)
+                );
+                let mut facts = before.freezes.clone();
+                facts.extend(resumed.freezes);
+                prop_assert_eq!(facts, whole.freezes);
+                let mut reached = before.milestones.clone();
+                reached.extend(resumed.milestones);
+                prop_assert_eq!(reached, whole.milestones);
+            }
+        }
+
+        /// A history cut cleanly (everything new after everything stored)
+        /// always resumes: the fast path is the common one.
+        #[test]
+        fn a_clean_cut_resumes((all_days, all_done, cut, _) in history()) {
+            let (old_days, new_days) = split(&days(&all_days), |x| *x < d(cut));
+            let done: Vec<(NaiveDate, String)> =
+                all_done.iter().map(|(x, k)| (d(*x), k.clone())).collect();
+            let (old_done, new_done) = split(&done, |(x, _)| *x < d(cut));
+            let (_, start, latest) = stored(&old_days, &old_done);
+            prop_assert!(can_resume(start.last_active, latest.as_ref(), &new_days, &new_done));
+        }
     }
 }
