@@ -1597,6 +1597,39 @@ async fn write_freezes(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult
     Ok(())
 }
 
+/// Writes stored `user_points` rows as one UPDATE ... FROM unnest(...).
+async fn update_points(conn: &mut AsyncPgConnection, rows: &[&PointsRow]) -> QueryResult<()> {
+    use diesel::sql_types::{Int2, Int8, Nullable};
+    fn column<T>(rows: &[&PointsRow], f: impl Fn(&PointsRow) -> T) -> Vec<T> {
+        rows.iter().map(|r| f(r)).collect()
+    }
+    diesel::sql_query(include_str!("sql/update_points.sql"))
+        .bind::<Array<SqlUuid>, _>(column(rows, |r| r.user_id))
+        .bind::<Array<Int8>, _>(column(rows, |r| r.total_points))
+        .bind::<Array<Nullable<Timestamptz>>, _>(column(rows, |r| r.total_reached_at))
+        .bind::<Array<Int8>, _>(column(rows, |r| r.capped_points))
+        .bind::<Array<Int4>, _>(column(rows, |r| r.level))
+        .bind::<Array<Int4>, _>(column(rows, |r| r.current_streak))
+        .bind::<Array<Int4>, _>(column(rows, |r| r.longest_streak))
+        .bind::<Array<Nullable<Date>>, _>(column(rows, |r| r.last_active_date))
+        .bind::<Array<Int2>, _>(column(rows, |r| r.freezes_held))
+        .bind::<Array<Int4>, _>(column(rows, |r| r.courses_completed))
+        .bind::<Array<Int4>, _>(column(rows, |r| r.lessons_completed))
+        .bind::<Array<Int4>, _>(column(rows, |r| r.skills_acquired))
+        .bind::<Array<Int4>, _>(column(rows, |r| r.paths_completed))
+        .bind::<Array<Int4>, _>(column(rows, |r| r.domains_mastered))
+        .bind::<Array<Int4>, _>(column(rows, |r| r.peers_helped))
+        .bind::<Array<Nullable<Date>>, _>(column(rows, |r| r.week_start))
+        .bind::<Array<Int8>, _>(column(rows, |r| r.week_points))
+        .bind::<Array<Nullable<Timestamptz>>, _>(column(rows, |r| r.week_reached_at))
+        .bind::<Array<Nullable<Date>>, _>(column(rows, |r| r.month_start))
+        .bind::<Array<Int8>, _>(column(rows, |r| r.month_points))
+        .bind::<Array<Nullable<Timestamptz>>, _>(column(rows, |r| r.month_reached_at))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Writes every person's totals, counters and periods, then lets the
 /// database sum the current week and month from the ledger as now written
 /// for the people the batch could not move them for (and read back the
@@ -1611,34 +1644,44 @@ async fn write_points(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<
     if rows.is_empty() {
         return Ok(());
     }
-    diesel::insert_into(user_points::table)
-        .values(rows)
-        .on_conflict(p::user_id)
-        .do_update()
-        .set((
-            p::total_points.eq(excluded(p::total_points)),
-            p::total_reached_at.eq(excluded(p::total_reached_at)),
-            p::capped_points.eq(excluded(p::capped_points)),
-            p::level.eq(excluded(p::level)),
-            p::current_streak.eq(excluded(p::current_streak)),
-            p::longest_streak.eq(excluded(p::longest_streak)),
-            p::last_active_date.eq(excluded(p::last_active_date)),
-            p::freezes_held.eq(excluded(p::freezes_held)),
-            p::courses_completed.eq(excluded(p::courses_completed)),
-            p::lessons_completed.eq(excluded(p::lessons_completed)),
-            p::skills_acquired.eq(excluded(p::skills_acquired)),
-            p::paths_completed.eq(excluded(p::paths_completed)),
-            p::domains_mastered.eq(excluded(p::domains_mastered)),
-            p::peers_helped.eq(excluded(p::peers_helped)),
-            p::week_start.eq(excluded(p::week_start)),
-            p::week_points.eq(excluded(p::week_points)),
-            p::week_reached_at.eq(excluded(p::week_reached_at)),
-            p::month_start.eq(excluded(p::month_start)),
-            p::month_points.eq(excluded(p::month_points)),
-            p::month_reached_at.eq(excluded(p::month_reached_at)),
-        ))
-        .execute(conn)
-        .await?;
+    let (stored, new): (Vec<&PointsRow>, Vec<&PointsRow>) = rows
+        .into_iter()
+        .partition(|r| plan.existing.contains(&r.user_id));
+    if !stored.is_empty() {
+        update_points(conn, &stored).await?;
+    }
+    if !new.is_empty() {
+        // Rows a recompute creates (a first event arriving meanwhile may
+        // have created one: the computed state wins, as for stored rows).
+        diesel::insert_into(user_points::table)
+            .values(new)
+            .on_conflict(p::user_id)
+            .do_update()
+            .set((
+                p::total_points.eq(excluded(p::total_points)),
+                p::total_reached_at.eq(excluded(p::total_reached_at)),
+                p::capped_points.eq(excluded(p::capped_points)),
+                p::level.eq(excluded(p::level)),
+                p::current_streak.eq(excluded(p::current_streak)),
+                p::longest_streak.eq(excluded(p::longest_streak)),
+                p::last_active_date.eq(excluded(p::last_active_date)),
+                p::freezes_held.eq(excluded(p::freezes_held)),
+                p::courses_completed.eq(excluded(p::courses_completed)),
+                p::lessons_completed.eq(excluded(p::lessons_completed)),
+                p::skills_acquired.eq(excluded(p::skills_acquired)),
+                p::paths_completed.eq(excluded(p::paths_completed)),
+                p::domains_mastered.eq(excluded(p::domains_mastered)),
+                p::peers_helped.eq(excluded(p::peers_helped)),
+                p::week_start.eq(excluded(p::week_start)),
+                p::week_points.eq(excluded(p::week_points)),
+                p::week_reached_at.eq(excluded(p::week_reached_at)),
+                p::month_start.eq(excluded(p::month_start)),
+                p::month_points.eq(excluded(p::month_points)),
+                p::month_reached_at.eq(excluded(p::month_reached_at)),
+            ))
+            .execute(conn)
+            .await?;
+    }
     // Raw SQL: sums over each person's ledger with per-person bounds
     // (lateral joins over an unnest), beyond the query builder.
     let bounds = &plan.period_bounds;
