@@ -247,6 +247,14 @@ impl Person<'_> {
             .map(|e| e.event.event_id.clone())
     }
 
+    /// The local days of the batch's learning activity.
+    fn learning_dates(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.events
+            .iter()
+            .filter(|b| b.event.kind().is_learning_activity())
+            .map(|b| b.local_date)
+    }
+
     fn names(&self, pick: impl Fn(&ValidEvent) -> Option<Uuid>) -> HashSet<Uuid> {
         self.events.iter().filter_map(|b| pick(b.event)).collect()
     }
@@ -719,12 +727,7 @@ fn resumable(p: &Person<'_>, done: &[(Uuid, DateTime<Utc>)]) -> Option<Resumable
     let stored_latest = old.into_iter().map(|c| completion_of(p, c)).max();
     let completions: Vec<(NaiveDate, String)> =
         new.into_iter().map(|c| completion_of(p, c)).collect();
-    let days: Vec<NaiveDate> = p
-        .events
-        .iter()
-        .filter(|b| b.event.kind().is_learning_activity())
-        .map(|b| b.local_date)
-        .collect();
+    let days: Vec<NaiveDate> = p.learning_dates().collect();
     can_resume(
         start.last_active,
         stored_latest.as_ref(),
@@ -818,12 +821,7 @@ fn thing_awards(
         _ => None,
     });
     let skill_ids = p.names(|e| e.payload.skill_id());
-    let dates: HashSet<NaiveDate> = p
-        .events
-        .iter()
-        .filter(|b| b.event.kind().is_learning_activity())
-        .map(|b| b.local_date)
-        .collect();
+    let dates: HashSet<NaiveDate> = p.learning_dates().collect();
     let mut out = Vec::new();
     if let Some((version, points)) = rules.fixed("course_completed") {
         for (course, at) in done.iter().filter(|(c, _)| all || courses.contains(c)) {

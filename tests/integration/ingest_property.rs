@@ -187,14 +187,22 @@ async fn a_streak_goes_on_batch_by_batch_as_a_replay_would() {
         })
     };
 
-    // (what, batch, replayed?)
-    let mut steps: Vec<(&str, Vec<pb::Event>, bool)> = Vec::new();
+    // (what, batch, how its streak must be computed)
+    let resumed = Streaks {
+        resumed: 1,
+        replayed: 0,
+    };
+    let replayed = Streaks {
+        resumed: 0,
+        replayed: 1,
+    };
+    let mut steps: Vec<(&str, Vec<pb::Event>, Streaks)> = Vec::new();
     for day in 0..8 {
         let (when, payload) = lesson_on(day);
         steps.push((
             "a day of the first streak",
             vec![event(when, payload)],
-            false,
+            resumed,
         ));
     }
     steps.push((
@@ -202,54 +210,43 @@ async fn a_streak_goes_on_batch_by_batch_as_a_replay_would() {
         (0..19)
             .map(|c| event(at(8, 10, c as u32), completed(c)))
             .collect(),
-        false,
+        resumed,
     ));
     steps.push((
         "the last of them again, earlier that day: counted once",
         vec![event(at(8, 9, 0), completed(18))],
-        true,
+        replayed,
     ));
     let (when, payload) = lesson_on(10);
     steps.push((
         "day 10 after a missed day: the freeze bridges it",
         vec![event(when, payload)],
-        false,
+        resumed,
     ));
     steps.push((
         "the 20th course on day 10 earns a second freeze",
         vec![event(at(10, 15, 0), completed(20))],
-        false,
+        resumed,
     ));
     steps.push((
         "a course completed again, days earlier: moves the earnings",
         vec![event(at(5, 12, 30), completed(0))],
-        true,
+        replayed,
     ));
     let (when, payload) = lesson_on(9);
     steps.push((
         "the missed day arrives late: nothing to bridge",
         vec![event(when, payload)],
-        true,
+        replayed,
     ));
 
-    for (what, batch, replays) in &steps {
+    for (what, batch, expected) in &steps {
         let (outcomes, streaks) = apply(&mut app, fx.org, batch).await;
         assert!(
             outcomes.iter().all(|o| matches!(o, Outcome::Accepted(_))),
             "{what}: {outcomes:?}"
         );
-        let expected = if *replays {
-            Streaks {
-                resumed: 0,
-                replayed: 1,
-            }
-        } else {
-            Streaks {
-                resumed: 1,
-                replayed: 0,
-            }
-        };
-        assert_eq!(streaks, expected, "{what}");
+        assert_eq!(streaks, *expected, "{what}");
         let differences = recompute_differences(&mut owner, &fx.users).await;
         assert!(
             differences.is_empty(),
