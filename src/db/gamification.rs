@@ -728,13 +728,7 @@ fn resumable(p: &Person<'_>, done: &[(Uuid, DateTime<Utc>)]) -> Option<Resumable
     let completions: Vec<(NaiveDate, String)> =
         new.into_iter().map(|c| completion_of(p, c)).collect();
     let days: Vec<NaiveDate> = p.learning_dates().collect();
-    can_resume(
-        start.last_active,
-        stored_latest.as_ref(),
-        &days,
-        &completions,
-    )
-    .then_some(Resumable {
+    can_resume(&start, stored_latest.as_ref(), &days, &completions).then_some(Resumable {
         start,
         days,
         completions,

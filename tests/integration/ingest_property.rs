@@ -143,8 +143,8 @@ fn any_order_duplicates_and_batching_derive_the_in_order_state() {
     });
 }
 
-/// One person (UTC) through a milestone, a freeze earned and spent, and
-/// late facts. Each in-order batch goes on from the stored streak; a late
+/// One person (UTC) through a milestone (and an earlier event on its day),
+/// a freeze earned and spent, and late facts. Each in-order batch goes on from the stored streak; a late
 /// one, and a completion moved so it would count twice, replay the history.
 /// After each batch the stored state is what a recompute from everything
 /// gives.
@@ -197,7 +197,7 @@ async fn a_streak_goes_on_batch_by_batch_as_a_replay_would() {
         replayed: 1,
     };
     let mut steps: Vec<(&str, Vec<pb::Event>, Streaks)> = Vec::new();
-    for day in 0..8 {
+    for day in 0..7 {
         let (when, payload) = lesson_on(day);
         steps.push((
             "a day of the first streak",
@@ -205,6 +205,18 @@ async fn a_streak_goes_on_batch_by_batch_as_a_replay_would() {
             resumed,
         ));
     }
+    steps.push((
+        "an earlier lesson on day 6, where 7 days were reached: the milestone moves",
+        vec![event(at(6, 8, 0), lesson_on(6).1)],
+        replayed,
+    ));
+    let (when, payload) = lesson_on(7);
+    steps.push(("day 7", vec![event(when, payload)], resumed));
+    steps.push((
+        "an earlier lesson on day 7: its streak day moves",
+        vec![event(at(7, 8, 0), lesson_on(7).1)],
+        resumed,
+    ));
     steps.push((
         "19 courses on day 8: the 10th earns a freeze",
         (0..19)

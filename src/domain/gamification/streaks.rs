@@ -107,15 +107,20 @@ pub struct Resume {
 /// after every stored completion (a stored freeze earned on or after it
 /// would be credited later in a whole replay), and every new completion
 /// sorts after the stored ones and falls on or after the last stored day
-/// (a freeze earned earlier could have bridged a stored gap).
+/// (a freeze earned earlier could have bridged a stored gap). A run that
+/// may have reached a milestone on its last day does not take that day
+/// again: the milestone is dated by the day's first learning time, which a
+/// new event that day can move, and only a replay dates it anew.
 pub fn can_resume(
-    last_active: Option<NaiveDate>,
+    start: &Resume,
     stored_latest: Option<&(NaiveDate, String)>,
     days: &[NaiveDate],
     new_completions: &[(NaiveDate, String)],
 ) -> bool {
+    let last_active = start.last_active;
+    let milestone_on_last = start.run == start.longest && MILESTONES.contains(&start.run);
     let days_after = days.iter().all(|d| match last_active {
-        Some(last) if *d == last => true,
+        Some(last) if *d == last => !milestone_on_last,
         Some(last) if *d < last => false,
         _ => stored_latest.is_none_or(|c| *d > c.0),
     });
@@ -387,12 +392,7 @@ mod tests {
         let (_, start, latest) = stored(&old_days, &old_done);
         let new_days = days(&[5, 6, 7, 9]);
         let new_done = vec![(d(7), "z".to_string())];
-        assert!(can_resume(
-            start.last_active,
-            latest.as_ref(),
-            &new_days,
-            &new_done
-        ));
+        assert!(can_resume(&start, latest.as_ref(), &new_days, &new_done));
         let s = resume(&start, &new_days, &new_done);
         assert_eq!((s.run, s.longest, s.last_active), (9, 9, Some(d(9))));
         assert_eq!(
@@ -409,11 +409,10 @@ mod tests {
     #[test]
     fn late_facts_cannot_resume() {
         let (_, start, latest) = stored(&days(&[3, 4]), &completions(2, 1));
-        let last = start.last_active;
         // A day before the last stored one, and a completion before it.
-        assert!(!can_resume(last, latest.as_ref(), &days(&[2]), &[]));
+        assert!(!can_resume(&start, latest.as_ref(), &days(&[2]), &[]));
         assert!(!can_resume(
-            last,
+            &start,
             latest.as_ref(),
             &[],
             &[(d(3), "z".into())]
@@ -421,21 +420,25 @@ mod tests {
         // A completion on the last day sorting before a stored one.
         let (_, start, latest) = stored(&days(&[3, 4]), &[(d(4), "m".into())]);
         let early = [(d(4), "a".to_string())];
-        assert!(!can_resume(start.last_active, latest.as_ref(), &[], &early));
+        assert!(!can_resume(&start, latest.as_ref(), &[], &early));
         // A stored completion after the last stored day: a new day on it.
         let (_, start, latest) = stored(&days(&[3]), &[(d(5), "m".into())]);
-        assert!(!can_resume(
-            start.last_active,
-            latest.as_ref(),
-            &days(&[5]),
-            &[]
-        ));
-        assert!(can_resume(
-            start.last_active,
-            latest.as_ref(),
-            &days(&[3, 6]),
-            &[]
-        ));
+        assert!(!can_resume(&start, latest.as_ref(), &days(&[5]), &[]));
+        assert!(can_resume(&start, latest.as_ref(), &days(&[3, 6]), &[]));
+    }
+
+    #[test]
+    fn a_milestone_day_is_not_taken_again() {
+        // Days 0-6 reach 7 on day 6: another event on day 6 could move the
+        // milestone's time, so it replays; day 7 resumes.
+        let (_, start, latest) = stored(&days(&[0, 1, 2, 3, 4, 5, 6]), &[]);
+        assert!(!can_resume(&start, latest.as_ref(), &days(&[6]), &[]));
+        assert!(can_resume(&start, latest.as_ref(), &days(&[7]), &[]));
+        // A run of 7 after a longer one reached nothing on its last day.
+        let eight_then_seven: Vec<u32> = (0..8).chain(9..16).collect();
+        let (_, start, latest) = stored(&days(&eight_then_seven), &[]);
+        assert_eq!((start.run, start.longest), (7, 8));
+        assert!(can_resume(&start, latest.as_ref(), &days(&[15]), &[]));
     }
 
     use proptest::prelude::*;
@@ -496,7 +499,7 @@ mod tests {
             let (old_days, new_days) = (to_days(&old_days), to_days(&new_days));
             let (old_done, new_done) = (to_done(&old_done), to_done(&new_done));
             let (before, start, latest) = stored(&old_days, &old_done);
-            if can_resume(start.last_active, latest.as_ref(), &new_days, &new_done) {
+            if can_resume(&start, latest.as_ref(), &new_days, &new_done) {
                 let resumed = resume(&start, &new_days, &new_done);
                 let mut every_day = old_days.clone();
                 every_day.extend(&new_days);
@@ -525,7 +528,7 @@ mod tests {
                 all_done.iter().map(|(x, k)| (d(*x), k.clone())).collect();
             let (old_done, new_done) = split(&done, |(x, _)| *x < d(cut));
             let (_, start, latest) = stored(&old_days, &old_done);
-            prop_assert!(can_resume(start.last_active, latest.as_ref(), &new_days, &new_done));
+            prop_assert!(can_resume(&start, latest.as_ref(), &new_days, &new_done));
         }
     }
 }
