@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use crate::harness::{TestServer, authed};
 use crate::ingest_support::{
-    Fixture, count, derived_state, points_drift, random_events, random_events_within, timestamp,
+    Fixture, count, derived_state, points_drift, publish_stream, random_events,
+    random_events_within, recompute_differences, timestamp,
 };
 
 fn client(server: &TestServer) -> EventServiceClient<Channel> {
@@ -716,4 +717,54 @@ async fn periods_moved_batch_by_batch_equal_the_ledgers_sums() {
         "some days reached the cap"
     );
     assert_eq!(points_drift(&server.db_url).await, 0);
+}
+
+/// Four streams at once, each with a stretch of the same people's events
+/// in time order, the latest stretch started first: their transactions
+/// interleave on the same people, so a batch resumes from a row another
+/// stream just wrote, or replays when another stream stored a later day
+/// first. The result is the in-order state, and what a recompute from
+/// everything gives.
+#[tokio::test]
+async fn concurrent_streams_for_the_same_people_derive_the_in_order_state() {
+    let (in_order, fx) = setup(13).await;
+    let concurrent = TestServer::start().await;
+    fx.create(&concurrent.db_url).await;
+    let mut events = random_events(&fx, 160, 13, "together");
+    events.sort_by_key(|e| e.occurred_at.map(|t| (t.seconds, t.nanos)));
+    publish_all(
+        &mut client(&in_order),
+        &token(&in_order, &fx),
+        events.clone(),
+    )
+    .await;
+
+    let shares: Vec<Vec<pb::Event>> = events.chunks(40).map(<[_]>::to_vec).collect();
+    // The latest stretch starts first, the others 20 ms apart: batches
+    // bring days before ones another stream stored, while it still runs.
+    let answers = futures::future::join_all(shares.into_iter().enumerate().map(|(k, share)| {
+        let concurrent = &concurrent;
+        async move {
+            tokio::time::sleep(Duration::from_millis(20 * (3 - k as u64))).await;
+            publish_stream(concurrent, fx.org, share).await
+        }
+    }))
+    .await;
+    let accepted = answers
+        .iter()
+        .flatten()
+        .filter(|r| r.status == pb::EventStatus::Accepted as i32)
+        .count();
+    assert_eq!(accepted, 160, "every event accepted once");
+
+    assert_eq!(points_drift(&concurrent.db_url).await, 0);
+    assert_eq!(
+        derived_state(&concurrent.db_url).await,
+        derived_state(&in_order.db_url).await
+    );
+    let mut owner = diesel_async::AsyncPgConnection::establish(&concurrent.db_url)
+        .await
+        .expect("owner connection");
+    let differences = recompute_differences(&mut owner, &fx.users).await;
+    assert!(differences.is_empty(), "recompute differs: {differences:?}");
 }
