@@ -330,6 +330,7 @@ async fn unary(ctx: &Ctx<'_>, server: &Server) -> Result<Row> {
 }
 
 async fn stream(ctx: &Ctx<'_>, server: &Server) -> Result<Row> {
+    let streaks_before = server.streak_updates()?;
     let events = Arc::new(Events::new(ctx.size, "stream"));
     let sizes = Arc::new(AtomicUsize::new(0));
     let (channel, token) = (ctx.channel.clone(), ctx.producer.clone());
@@ -342,6 +343,8 @@ async fn stream(ctx: &Ctx<'_>, server: &Server) -> Result<Row> {
     })
     .await?;
     let rss = server.peak_rss_mib()?;
+    let streaks = server.streak_updates()?;
+    let (resumed, replayed) = (streaks.0 - streaks_before.0, streaks.1 - streaks_before.1);
     let stride = Figures::of(lat, units, elapsed, "events/s");
     let script = format!(
         "\\set n random(100, 1000)\n{}",
@@ -350,7 +353,12 @@ async fn stream(ctx: &Ctx<'_>, server: &Server) -> Result<Row> {
     let ceiling = ceiling(ctx, &[("stream", script, 1)], 4, "events/s", Some("stream")).await?;
     Ok(Row::new(stride, Some(ceiling), rss)
         .share_of_ceiling(0.70)
-        .note("latency is per stream (one batch), the ceiling's per batch transaction".into()))
+        .note(format!(
+            "latency is per stream (one batch), the ceiling's per batch transaction; \
+             streaks: {resumed} people resumed from their stored row, {replayed} replayed \
+             their history ({:.0}% resumed)",
+            100.0 * resumed as f64 / (resumed + replayed).max(1) as f64
+        )))
 }
 
 /// Ingests batches of 100 every 200 ms (500 events/s) until stopped.

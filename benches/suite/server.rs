@@ -12,6 +12,7 @@ use crate::support::{Bench, JWT_SECRET};
 pub struct Server {
     child: Child,
     pub channel: Channel,
+    metrics_port: u16,
 }
 
 impl Server {
@@ -22,16 +23,19 @@ impl Server {
     pub async fn start(bench: &Bench) -> Result<Server> {
         let binary = std::env::var("STRIDE_BENCH_SERVER_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_stride").to_string());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let free_port = || -> Result<u16> {
+            Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port())
+        };
+        let (port, metrics_port) = (free_port()?, free_port()?);
         let child = Command::new(&binary)
             .arg("serve")
             .env("DATABASE_URL", &bench.owner_url)
             .env("STRIDE_APP_DATABASE_URL", &bench.app_url)
             .env("STRIDE_JWT_SECRET", JWT_SECRET)
             .env("STRIDE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("STRIDE_METRICS_LISTEN", "off")
+            .env("STRIDE_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
             .env("STRIDE_NO_MIGRATE", "true")
             .env("STRIDE_JOBS", "false")
             .env("STRIDE_INGEST_BATCH_SIZE", "1000")
@@ -54,7 +58,11 @@ impl Server {
                 Err(err) => bail!("stride serve did not listen within 30 s: {err}"),
             }
         };
-        Ok(Server { child, channel })
+        Ok(Server {
+            child,
+            channel,
+            metrics_port,
+        })
     }
 
     /// Forgets the peak so the next reading is the next scenario's own
@@ -73,6 +81,27 @@ impl Server {
             .and_then(|v| v.parse().ok())
             .context("no VmHWM in /proc/<pid>/status")?;
         Ok(kib / 1024.0)
+    }
+}
+
+impl Server {
+    /// People whose streak the server's committed batches resumed from
+    /// the stored row and replayed, so far (`stride_streak_updates_total`).
+    pub fn streak_updates(&self) -> Result<(u64, u64)> {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port))?;
+        conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+        conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")?;
+        let mut text = String::new();
+        conn.read_to_string(&mut text)?;
+        let value = |path: &str| -> Result<u64> {
+            let prefix = format!("stride_streak_updates_total{{path=\"{path}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .and_then(|v| v.trim().parse().ok())
+                .with_context(|| format!("no {prefix}in the server's metrics"))
+        };
+        Ok((value("resumed")?, value("replayed")?))
     }
 }
 
