@@ -583,29 +583,36 @@ async fn a_client_that_stops_reading_results_stops_its_stream_and_loses_nothing(
     assert_eq!(applied(&server, &fx).await, EVENTS as i64);
 }
 
+/// A server holding `n` random events of `fx` (seed, id prefix), published
+/// in time order on one stream: the state other deliveries must reach.
+/// Returns the server and the events in that order.
+async fn in_order_reference(
+    fx: &Fixture,
+    n: usize,
+    seed: u64,
+    prefix: &str,
+) -> (TestServer, Vec<pb::Event>) {
+    let server = TestServer::start().await;
+    fx.create(&server.db_url).await;
+    let mut events = random_events(fx, n, seed, prefix);
+    events.sort_by_key(|e| e.occurred_at.map(|t| (t.seconds, t.nanos)));
+    publish_all(&mut client(&server), &token(&server, fx), events.clone()).await;
+    (server, events)
+}
+
 /// Unary calls made at once share transactions (group commit): each call
 /// still gets its own answer, and the state equals one in-order stream's.
 #[tokio::test]
 async fn concurrent_unary_calls_grouped_into_shared_transactions_answer_each_call_and_apply_once() {
     let fx = Fixture::new(11);
-    let in_order = TestServer::start().await;
+    let (in_order, events) = in_order_reference(&fx, 120, 5, "unary").await;
     // One worker: every call that arrives while it applies joins the next group.
     let grouped = TestServer::start_with(Limits {
         ingest_workers: 1,
         ..Limits::default()
     })
     .await;
-    fx.create(&in_order.db_url).await;
     fx.create(&grouped.db_url).await;
-
-    let mut events = random_events(&fx, 120, 5, "unary");
-    events.sort_by_key(|e| e.occurred_at.map(|t| (t.seconds, t.nanos)));
-    publish_all(
-        &mut client(&in_order),
-        &token(&in_order, &fx),
-        events.clone(),
-    )
-    .await;
 
     // Every event, and every fifth twice, shuffled, 24 calls at a time;
     // then every seventh id again with another payload.
@@ -727,17 +734,10 @@ async fn periods_moved_batch_by_batch_equal_the_ledgers_sums() {
 /// everything gives.
 #[tokio::test]
 async fn concurrent_streams_for_the_same_people_derive_the_in_order_state() {
-    let (in_order, fx) = setup(13).await;
+    let fx = Fixture::new(13);
+    let (in_order, events) = in_order_reference(&fx, 160, 13, "together").await;
     let concurrent = TestServer::start().await;
     fx.create(&concurrent.db_url).await;
-    let mut events = random_events(&fx, 160, 13, "together");
-    events.sort_by_key(|e| e.occurred_at.map(|t| (t.seconds, t.nanos)));
-    publish_all(
-        &mut client(&in_order),
-        &token(&in_order, &fx),
-        events.clone(),
-    )
-    .await;
 
     let shares: Vec<Vec<pb::Event>> = events.chunks(40).map(<[_]>::to_vec).collect();
     // The latest stretch starts first, the others 20 ms apart: batches
