@@ -226,9 +226,9 @@ fn learners(size: &Size, lo: usize, hi: usize) -> String {
          WITH bounds AS (
             SELECT date_trunc('week', now() AT TIME ZONE '{ZONE}')::date AS w,
                    date_trunc('month', now() AT TIME ZONE '{ZONE}')::date AS m)
-         INSERT INTO user_points (user_id, organization_id, total_points, total_reached_at, level, last_active_date,
+         INSERT INTO user_points (user_id, organization_id, total_points, total_reached_at, level, last_active_date, streak_zone,
                                   week_start, week_points, week_reached_at, month_start, month_points, month_reached_at)
-           SELECT p.user_id, '{ORG}', sum(p.points_awarded), max(p.occurred_at), 1, max(p.local_date),
+           SELECT p.user_id, '{ORG}', sum(p.points_awarded), max(p.occurred_at), 1, max(p.local_date), '{ZONE}',
                   b.w, coalesce(sum(p.points_awarded) FILTER (WHERE p.local_date >= b.w), 0), max(p.occurred_at) FILTER (WHERE p.local_date >= b.w),
                   b.m, coalesce(sum(p.points_awarded) FILTER (WHERE p.local_date >= b.m), 0), max(p.occurred_at) FILTER (WHERE p.local_date >= b.m)
              FROM point_transactions p CROSS JOIN bounds b

@@ -130,6 +130,8 @@ pub struct PointsRow {
     pub month_start: Option<NaiveDate>,
     pub month_points: i64,
     pub month_reached_at: Option<DateTime<Utc>>,
+    /// The zone the streak was computed in (see `resumable`).
+    pub streak_zone: Option<String>,
 }
 
 impl PointsRow {
@@ -158,6 +160,7 @@ impl PointsRow {
             month_start: None,
             month_points: 0,
             month_reached_at: None,
+            streak_zone: None,
         }
     }
 }
@@ -189,6 +192,7 @@ impl PointsRow {
         let empty = PointsRow {
             week_start: self.week_start,
             month_start: self.month_start,
+            streak_zone: self.streak_zone.clone(),
             ..PointsRow::empty(self.user_id, self.organization_id)
         };
         *self == empty
@@ -220,6 +224,7 @@ macro_rules! points_columns {
             user_points::month_start,
             user_points::month_points,
             user_points::month_reached_at,
+            user_points::streak_zone,
         )
     };
 }
@@ -628,6 +633,7 @@ async fn plan(
         after.longest_streak = streak.longest as i32;
         after.last_active_date = streak.last_active;
         after.freezes_held = i16::from(streak.freezes_held);
+        after.streak_zone = Some(p.zone.name().to_string());
         after.courses_completed = completed.get(&p.user_id).map_or(0, |c| c.len() as i32);
         after.skills_acquired = mastered.get(&p.user_id).map_or(0, |s| s.len() as i32);
         if let Some(d) = domains.get(&p.user_id) {
@@ -714,6 +720,13 @@ fn resumable(p: &Person<'_>, done: &[(Uuid, DateTime<Utc>)]) -> Option<Resumable
         .collect();
     let (new, old): (Vec<_>, Vec<_>) = done.iter().partition(|c| set_now.contains(c));
     let row = &p.before;
+    // Completions are dated in the person's zone: a streak computed in
+    // another one (or before the zone was stored) is replayed once. A row
+    // with no days nor completions yet has nothing dated.
+    let nothing_dated = row.last_active_date.is_none() && row.courses_completed == 0;
+    if row.streak_zone.as_deref() != Some(p.zone.name()) && !nothing_dated {
+        return None;
+    }
     let start = Resume {
         run: u32::try_from(row.current_streak).ok()?,
         longest: u32::try_from(row.longest_streak).ok()?,
@@ -1617,6 +1630,9 @@ async fn update_points(conn: &mut AsyncPgConnection, rows: &[&PointsRow]) -> Que
         .bind::<Array<Nullable<Date>>, _>(column(rows, |r| r.month_start))
         .bind::<Array<Int8>, _>(column(rows, |r| r.month_points))
         .bind::<Array<Nullable<Timestamptz>>, _>(column(rows, |r| r.month_reached_at))
+        .bind::<Array<Nullable<diesel::sql_types::Text>>, _>(column(rows, |r| {
+            r.streak_zone.clone()
+        }))
         .execute(conn)
         .await?;
     Ok(())
@@ -1670,6 +1686,7 @@ async fn write_points(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<
                 p::month_start.eq(excluded(p::month_start)),
                 p::month_points.eq(excluded(p::month_points)),
                 p::month_reached_at.eq(excluded(p::month_reached_at)),
+                p::streak_zone.eq(excluded(p::streak_zone)),
             ))
             .execute(conn)
             .await?;

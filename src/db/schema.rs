@@ -1445,6 +1445,8 @@ diesel::table! {
         month_reached_at -> Nullable<Timestamptz>,
         /// Active and not hidden: ranked on boards. Kept by triggers on users and user_preferences.
         on_board -> Bool,
+        /// Time zone the stored streak (current/longest, last active day, freezes held) was computed in; a batch resumes it only in the same zone, else replays the history.
+        streak_zone -> Nullable<Text>,
     }
 }
 

@@ -279,3 +279,78 @@ async fn a_streak_goes_on_batch_by_batch_as_a_replay_would() {
     );
     assert_eq!(count(&db.url, &milestones).await, 1);
 }
+
+/// A person's time zone changes between batches: the next batch replays the
+/// streak once (stored completions are dated in the zone), the following
+/// one resumes, and a recompute agrees after each.
+#[tokio::test]
+async fn a_changed_time_zone_replays_the_streak_once() {
+    let fx = Fixture::with_courses(8, 3);
+    let db = TestDb::migrated().await;
+    fx.create(&db.url).await;
+    let mut app = AsyncPgConnection::establish(&db.app_url).await.unwrap();
+    let mut owner = AsyncPgConnection::establish(&db.url).await.unwrap();
+    let user = fx.users[0];
+    let (course, lesson) = fx.lessons[0];
+    let lesson_at = |id: &str, days_ago: i64| pb::Event {
+        event_id: id.into(),
+        occurred_at: timestamp(Utc::now() - Duration::days(days_ago)),
+        user_id: user.to_string(),
+        organization_id: String::new(),
+        payload: Some(pb::event::Payload::LessonCompleted(pb::LessonCompleted {
+            course_id: course.to_string(),
+            lesson_id: lesson.to_string(),
+        })),
+    };
+    let completion = pb::Event {
+        event_id: "done".into(),
+        payload: Some(pb::event::Payload::CourseCompleted(pb::CourseCompleted {
+            course_id: course.to_string(),
+        })),
+        ..lesson_at("done", 4)
+    };
+    let resumed = Streaks {
+        resumed: 1,
+        replayed: 0,
+    };
+    let replayed = Streaks {
+        resumed: 0,
+        replayed: 1,
+    };
+    let steps = [
+        ("a first lesson", lesson_at("a", 5), resumed, None),
+        ("a completion", completion, resumed, None),
+        (
+            "a lesson after the zone changed",
+            lesson_at("b", 3),
+            replayed,
+            Some("Asia/Tokyo"),
+        ),
+        ("the next lesson", lesson_at("c", 2), resumed, None),
+    ];
+    for (what, event, expected, new_zone) in steps {
+        if let Some(zone) = new_zone {
+            owner
+                .batch_execute(&format!(
+                    "UPDATE users SET time_zone = '{zone}' WHERE id = '{user}'"
+                ))
+                .await
+                .unwrap();
+        }
+        let (outcomes, streaks) = apply(&mut app, fx.org, &[event]).await;
+        assert!(
+            matches!(outcomes[..], [Outcome::Accepted(_)]),
+            "{what}: {outcomes:?}"
+        );
+        assert_eq!(streaks, expected, "{what}");
+        let differences = recompute_differences(&mut owner, &fx.users).await;
+        assert!(
+            differences.is_empty(),
+            "{what}: recompute differs: {differences:?}"
+        );
+    }
+    let zone = format!(
+        "SELECT count(*) AS n FROM user_points WHERE user_id = '{user}' AND streak_zone = 'Asia/Tokyo'"
+    );
+    assert_eq!(count(&db.url, &zone).await, 1);
+}

@@ -22,14 +22,15 @@ UPDATE user_points p
        week_reached_at = v.week_reached_at,
        month_start = v.month_start,
        month_points = v.month_points,
-       month_reached_at = v.month_reached_at
+       month_reached_at = v.month_reached_at,
+       streak_zone = v.streak_zone
   FROM unnest($1::uuid[], $2::int8[], $3::timestamptz[], $4::int8[], $5::int4[], $6::int4[],
               $7::int4[], $8::date[], $9::int2[], $10::int4[], $11::int4[], $12::int4[],
               $13::int4[], $14::int4[], $15::int4[], $16::date[], $17::int8[],
-              $18::timestamptz[], $19::date[], $20::int8[], $21::timestamptz[])
+              $18::timestamptz[], $19::date[], $20::int8[], $21::timestamptz[], $22::text[])
        AS v(user_id, total_points, total_reached_at, capped_points, level, current_streak,
             longest_streak, last_active_date, freezes_held, courses_completed,
             lessons_completed, skills_acquired, paths_completed, domains_mastered,
             peers_helped, week_start, week_points, week_reached_at, month_start,
-            month_points, month_reached_at)
+            month_points, month_reached_at, streak_zone)
  WHERE p.user_id = v.user_id
