@@ -1,10 +1,11 @@
 //! Property: random event sequences, shuffled, with duplicates, cut into
 //! random batches, leave PostgreSQL in exactly the state an in-order,
 //! one-at-a-time replay leaves, and both what a recompute from everything
-//! gives. Then a streak taken batch by batch through freezes, milestones
-//! and late facts, resumed or replayed as it must be. Runs the real ingestion SQL as the runtime
-//! role under row-level security (no gRPC: the streams are covered in
-//! `ingest`; this explores orders and batchings).
+//! gives. Then a streak taken batch by batch through freezes, milestones,
+//! late facts and a time zone change, resumed or replayed as it must be.
+//! Runs the real ingestion SQL as the runtime role under row-level
+//! security (no gRPC: the streams are covered in `ingest`; this explores
+//! orders and batchings).
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -143,6 +144,39 @@ fn any_order_duplicates_and_batching_derive_the_in_order_state() {
     });
 }
 
+const RESUMED: Streaks = Streaks {
+    resumed: 1,
+    replayed: 0,
+};
+const REPLAYED: Streaks = Streaks {
+    resumed: 0,
+    replayed: 1,
+};
+
+/// Applies one batch of one person's events (`app`: runtime role), which
+/// must all be accepted with the streak computed as `expected`; then a
+/// dry-run recompute (`owner`) must find nothing to change.
+async fn step(
+    app: &mut AsyncPgConnection,
+    owner: &mut AsyncPgConnection,
+    fx: &Fixture,
+    what: &str,
+    batch: &[pb::Event],
+    expected: Streaks,
+) {
+    let (outcomes, streaks) = apply(app, fx.org, batch).await;
+    assert!(
+        outcomes.iter().all(|o| matches!(o, Outcome::Accepted(_))),
+        "{what}: {outcomes:?}"
+    );
+    assert_eq!(streaks, expected, "{what}");
+    let differences = recompute_differences(owner, &fx.users).await;
+    assert!(
+        differences.is_empty(),
+        "{what}: recompute differs: {differences:?}"
+    );
+}
+
 /// One person (UTC) through a milestone (and an earlier event on its day),
 /// a freeze earned and spent, and late facts. Each in-order batch goes on from the stored streak; a late
 /// one, and a completion moved so it would count twice, replay the history.
@@ -188,82 +222,64 @@ async fn a_streak_goes_on_batch_by_batch_as_a_replay_would() {
     };
 
     // (what, batch, how its streak must be computed)
-    let resumed = Streaks {
-        resumed: 1,
-        replayed: 0,
-    };
-    let replayed = Streaks {
-        resumed: 0,
-        replayed: 1,
-    };
     let mut steps: Vec<(&str, Vec<pb::Event>, Streaks)> = Vec::new();
     for day in 0..7 {
         let (when, payload) = lesson_on(day);
         steps.push((
             "a day of the first streak",
             vec![event(when, payload)],
-            resumed,
+            RESUMED,
         ));
     }
     steps.push((
         "an earlier lesson on day 6, where 7 days were reached: the milestone moves",
         vec![event(at(6, 8, 0), lesson_on(6).1)],
-        replayed,
+        REPLAYED,
     ));
     let (when, payload) = lesson_on(7);
-    steps.push(("day 7", vec![event(when, payload)], resumed));
+    steps.push(("day 7", vec![event(when, payload)], RESUMED));
     steps.push((
         "an earlier lesson on day 7: its streak day moves",
         vec![event(at(7, 8, 0), lesson_on(7).1)],
-        resumed,
+        RESUMED,
     ));
     steps.push((
         "19 courses on day 8: the 10th earns a freeze",
         (0..19)
             .map(|c| event(at(8, 10, c as u32), completed(c)))
             .collect(),
-        resumed,
+        RESUMED,
     ));
     steps.push((
         "the last of them again, earlier that day: counted once",
         vec![event(at(8, 9, 0), completed(18))],
-        replayed,
+        REPLAYED,
     ));
     let (when, payload) = lesson_on(10);
     steps.push((
         "day 10 after a missed day: the freeze bridges it",
         vec![event(when, payload)],
-        resumed,
+        RESUMED,
     ));
     steps.push((
         "the 20th course on day 10 earns a second freeze",
         vec![event(at(10, 15, 0), completed(20))],
-        resumed,
+        RESUMED,
     ));
     steps.push((
         "a course completed again, days earlier: moves the earnings",
         vec![event(at(5, 12, 30), completed(0))],
-        replayed,
+        REPLAYED,
     ));
     let (when, payload) = lesson_on(9);
     steps.push((
         "the missed day arrives late: nothing to bridge",
         vec![event(when, payload)],
-        replayed,
+        REPLAYED,
     ));
 
     for (what, batch, expected) in &steps {
-        let (outcomes, streaks) = apply(&mut app, fx.org, batch).await;
-        assert!(
-            outcomes.iter().all(|o| matches!(o, Outcome::Accepted(_))),
-            "{what}: {outcomes:?}"
-        );
-        assert_eq!(streaks, *expected, "{what}");
-        let differences = recompute_differences(&mut owner, &fx.users).await;
-        assert!(
-            differences.is_empty(),
-            "{what}: recompute differs: {differences:?}"
-        );
+        step(&mut app, &mut owner, &fx, what, batch, *expected).await;
     }
 
     let row = |column: &str| {
@@ -309,24 +325,16 @@ async fn a_changed_time_zone_replays_the_streak_once() {
         })),
         ..lesson_at("done", 4)
     };
-    let resumed = Streaks {
-        resumed: 1,
-        replayed: 0,
-    };
-    let replayed = Streaks {
-        resumed: 0,
-        replayed: 1,
-    };
     let steps = [
-        ("a first lesson", lesson_at("a", 5), resumed, None),
-        ("a completion", completion, resumed, None),
+        ("a first lesson", lesson_at("a", 5), RESUMED, None),
+        ("a completion", completion, RESUMED, None),
         (
             "a lesson after the zone changed",
             lesson_at("b", 3),
-            replayed,
+            REPLAYED,
             Some("Asia/Tokyo"),
         ),
-        ("the next lesson", lesson_at("c", 2), resumed, None),
+        ("the next lesson", lesson_at("c", 2), RESUMED, None),
     ];
     for (what, event, expected, new_zone) in steps {
         if let Some(zone) = new_zone {
@@ -337,17 +345,7 @@ async fn a_changed_time_zone_replays_the_streak_once() {
                 .await
                 .unwrap();
         }
-        let (outcomes, streaks) = apply(&mut app, fx.org, &[event]).await;
-        assert!(
-            matches!(outcomes[..], [Outcome::Accepted(_)]),
-            "{what}: {outcomes:?}"
-        );
-        assert_eq!(streaks, expected, "{what}");
-        let differences = recompute_differences(&mut owner, &fx.users).await;
-        assert!(
-            differences.is_empty(),
-            "{what}: recompute differs: {differences:?}"
-        );
+        step(&mut app, &mut owner, &fx, what, &[event], expected).await;
     }
     let zone = format!(
         "SELECT count(*) AS n FROM user_points WHERE user_id = '{user}' AND streak_zone = 'Asia/Tokyo'"
