@@ -87,7 +87,9 @@ pub async fn serve(
     // the shed layer answers RESOURCE_EXHAUSTED at once.
     let server = Server::builder()
         .layer(metrics)
-        .layer(crate::unreadable::UnreadableLayer)
+        .layer(tower::util::MapResponseLayer::new(
+            crate::unreadable::translate_response,
+        ))
         .layer(crate::shed::ShedLayer::new(limits.max_concurrent_requests))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             limits.max_concurrent_requests as usize,

@@ -11,12 +11,8 @@
 //! This layer translates them on unary calls and a stream's opening; the
 //! PublishEvents reader does the same for a message later in a stream.
 
-use std::task::{Context, Poll};
-
-use futures::future::BoxFuture;
 use tonic::body::Body;
 use tonic::{Code, Status};
-use tower::{Layer, Service};
 
 /// How tonic's refusal of an oversized message starts.
 const TONIC_OVERSIZED: &str = "Error, decoded message length too large";
@@ -57,53 +53,22 @@ pub fn translated(status: Status) -> Status {
     ))
 }
 
-#[derive(Clone, Copy, Default)]
-pub struct UnreadableLayer;
-
-impl<S> Layer<S> for UnreadableLayer {
-    type Service = Unreadable<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Unreadable { inner }
-    }
-}
-
-#[derive(Clone)]
-pub struct Unreadable<S> {
-    inner: S,
-}
-
-impl<S, B> Service<http::Request<B>> for Unreadable<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let call = self.inner.call(req);
-        Box::pin(async move {
-            let response = call.await?;
-            // The refusal is a trailers-only answer: its status is in the
-            // headers. Other answers pass untouched.
-            match Status::from_header_map(response.headers()) {
-                Some(status) if matches!(status.code(), Code::OutOfRange | Code::Internal) => {
-                    let code = status.code();
-                    let status = translated(status);
-                    if status.code() == code {
-                        return Ok(response);
-                    }
-                    Ok(status.into_http())
-                }
-                _ => Ok(response),
+/// A response whose status is one of tonic's refusals above, answered as
+/// [`translated`] says; any other response unchanged. Served as a
+/// `tower::util::MapResponseLayer` (the refusal is a trailers-only answer:
+/// its status is in the headers).
+pub fn translate_response(response: http::Response<Body>) -> http::Response<Body> {
+    match Status::from_header_map(response.headers()) {
+        Some(status) if matches!(status.code(), Code::OutOfRange | Code::Internal) => {
+            let code = status.code();
+            let status = translated(status);
+            if status.code() == code {
+                response
+            } else {
+                status.into_http()
             }
-        })
+        }
+        _ => response,
     }
 }
 
