@@ -24,7 +24,6 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Date, Int4, Timestamptz, Uuid as SqlUuid};
-use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -105,8 +104,7 @@ impl Rules {
 }
 
 /// One person's stored `user_points` row.
-#[derive(Queryable, Insertable, Debug, Clone, PartialEq)]
-#[diesel(table_name = user_points)]
+#[derive(Queryable, Debug, Clone, PartialEq)]
 pub struct PointsRow {
     pub user_id: Uuid,
     pub organization_id: Uuid,
@@ -964,20 +962,7 @@ async fn lock_points(
         .collect();
     if !missing.is_empty() {
         let new_ids: Vec<Uuid> = missing.iter().map(|(u, _)| *u).collect();
-        let values: Vec<_> = missing
-            .iter()
-            .map(|(user, org)| {
-                (
-                    user_points::user_id.eq(*user),
-                    user_points::organization_id.eq(*org),
-                )
-            })
-            .collect();
-        diesel::insert_into(user_points::table)
-            .values(&values)
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
+        insert_empty_rows(conn, &missing).await?;
         rows.extend(
             rows_of(new_ids)
                 .for_update()
@@ -987,6 +972,29 @@ async fn lock_points(
     }
     let existing = rows.iter().map(|r| r.user_id).collect();
     Ok((rows.into_iter().map(|r| (r.user_id, r)).collect(), existing))
+}
+
+/// Creates the `user_points` rows of `(person, organization)` that do not
+/// exist yet, in the empty state (a concurrent writer may create one too).
+async fn insert_empty_rows(
+    conn: &mut AsyncPgConnection,
+    people: &[(Uuid, Uuid)],
+) -> QueryResult<()> {
+    let values: Vec<_> = people
+        .iter()
+        .map(|(user, org)| {
+            (
+                user_points::user_id.eq(*user),
+                user_points::organization_id.eq(*org),
+            )
+        })
+        .collect();
+    diesel::insert_into(user_points::table)
+        .values(&values)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Each person's active days (learning activity) with the day's first
@@ -1643,7 +1651,6 @@ async fn update_points(conn: &mut AsyncPgConnection, rows: &[&PointsRow]) -> Que
 /// for the people the batch could not move them for (and read back the
 /// latest award where the batch changed it).
 async fn write_points(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<()> {
-    use user_points::dsl as p;
     let rows: Vec<&PointsRow> = plan
         .after
         .values()
@@ -1652,45 +1659,18 @@ async fn write_points(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<
     if rows.is_empty() {
         return Ok(());
     }
-    let (stored, new): (Vec<&PointsRow>, Vec<&PointsRow>) = rows
-        .into_iter()
-        .partition(|r| plan.existing.contains(&r.user_id));
-    if !stored.is_empty() {
-        update_points(conn, &stored).await?;
-    }
+    // Rows a recompute creates are inserted empty first (a first event
+    // arriving meanwhile may have created one: the computed state wins, as
+    // for stored rows); then every row is written the same way.
+    let new: Vec<(Uuid, Uuid)> = rows
+        .iter()
+        .filter(|r| !plan.existing.contains(&r.user_id))
+        .map(|r| (r.user_id, r.organization_id))
+        .collect();
     if !new.is_empty() {
-        // Rows a recompute creates (a first event arriving meanwhile may
-        // have created one: the computed state wins, as for stored rows).
-        diesel::insert_into(user_points::table)
-            .values(new)
-            .on_conflict(p::user_id)
-            .do_update()
-            .set((
-                p::total_points.eq(excluded(p::total_points)),
-                p::total_reached_at.eq(excluded(p::total_reached_at)),
-                p::capped_points.eq(excluded(p::capped_points)),
-                p::level.eq(excluded(p::level)),
-                p::current_streak.eq(excluded(p::current_streak)),
-                p::longest_streak.eq(excluded(p::longest_streak)),
-                p::last_active_date.eq(excluded(p::last_active_date)),
-                p::freezes_held.eq(excluded(p::freezes_held)),
-                p::courses_completed.eq(excluded(p::courses_completed)),
-                p::lessons_completed.eq(excluded(p::lessons_completed)),
-                p::skills_acquired.eq(excluded(p::skills_acquired)),
-                p::paths_completed.eq(excluded(p::paths_completed)),
-                p::domains_mastered.eq(excluded(p::domains_mastered)),
-                p::peers_helped.eq(excluded(p::peers_helped)),
-                p::week_start.eq(excluded(p::week_start)),
-                p::week_points.eq(excluded(p::week_points)),
-                p::week_reached_at.eq(excluded(p::week_reached_at)),
-                p::month_start.eq(excluded(p::month_start)),
-                p::month_points.eq(excluded(p::month_points)),
-                p::month_reached_at.eq(excluded(p::month_reached_at)),
-                p::streak_zone.eq(excluded(p::streak_zone)),
-            ))
-            .execute(conn)
-            .await?;
+        insert_empty_rows(conn, &new).await?;
     }
+    update_points(conn, &rows).await?;
     // Raw SQL: sums over each person's ledger with per-person bounds
     // (lateral joins over an unnest), beyond the query builder.
     let bounds = &plan.period_bounds;

@@ -371,6 +371,13 @@ async fn recompute_finds_nothing_to_change_then_repairs_a_damaged_state() {
         "a dry run writes nothing"
     );
 
+    // Worse, the damaged row goes missing: the recompute creates it.
+    conn.batch_execute(&format!(
+        "DELETE FROM user_points WHERE user_id = '{}'",
+        fx.users[0]
+    ))
+    .await
+    .unwrap();
     game(&server)
         .recompute_gamification(authed(recompute(false), &token))
         .await
