@@ -238,9 +238,27 @@ pub struct Limits {
     pub ingest_workers: u32,
 
     /// Most PublishEvents streams open at once; one more is refused with
-    /// RESOURCE_EXHAUSTED instead of queueing in memory.
-    #[arg(long, env = "STRIDE_MAX_EVENT_STREAMS", default_value_t = 64)]
+    /// RESOURCE_EXHAUSTED (and a retry hint) instead of queueing in memory.
+    /// Each holds at most 64 KiB unread and one batch (docs/operations.md).
+    #[arg(long, env = "STRIDE_MAX_EVENT_STREAMS", default_value_t = 1_024)]
     pub max_event_streams: usize,
+
+    /// Most PublishEvents streams one caller (a service identity in its
+    /// organization, or a person) may have open, so that one producer pool
+    /// cannot take every slot.
+    #[arg(
+        long,
+        env = "STRIDE_MAX_EVENT_STREAMS_PER_CALLER",
+        default_value_t = 256
+    )]
+    pub max_event_streams_per_caller: usize,
+
+    /// A PublishEvents stream that sends nothing for this many seconds,
+    /// with every result delivered, is closed with UNAVAILABLE (what it
+    /// sent is stored and acknowledged); its slot goes to another.
+    #[arg(long, env = "STRIDE_EVENT_STREAM_IDLE_S", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub event_stream_idle_s: u64,
 
     /// WatchLeaderboard: the most often a board is recomputed and pushed,
     /// in milliseconds (one computation per board, shared by its watchers).
@@ -287,6 +305,10 @@ impl Limits {
         self.request_timeout() + Duration::from_millis(500)
     }
 
+    pub fn event_stream_idle(&self) -> Duration {
+        Duration::from_secs(self.event_stream_idle_s)
+    }
+
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_s)
     }
@@ -303,7 +325,9 @@ impl Default for Limits {
             shutdown_grace_s: 20,
             ingest_batch_size: 500,
             ingest_workers: 4,
-            max_event_streams: 64,
+            max_event_streams: 1_024,
+            max_event_streams_per_caller: 256,
+            event_stream_idle_s: 30,
             board_watch_interval_ms: 1_000,
             board_cache_ms: 1_000,
             max_board_watchers: 1_000,

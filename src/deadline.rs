@@ -1,6 +1,8 @@
-//! The server's own deadline for a call (`STRIDE_REQUEST_TIMEOUT_MS`),
-//! answered DEADLINE_EXCEEDED as gRPC defines it (tonic's built-in server
-//! timeout answers CANCELLED, which tells a client nothing about why).
+//! The server's own deadline for a call (`STRIDE_REQUEST_TIMEOUT_MS`) and
+//! the client's (`grpc-timeout`, when sooner), answered DEADLINE_EXCEEDED
+//! as gRPC defines it (tonic answers both CANCELLED, which tells a client
+//! nothing about why). A call whose deadline is spent on arrival is not
+//! started.
 //! It bounds the time to the response's start: the token check, the
 //! handler's transaction, or a stream's set-up; an open stream then runs
 //! under its own caps.
@@ -56,13 +58,26 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let limit = self.limit;
+        let client = req
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_grpc_timeout)
+            .map(|timeout| timeout.saturating_sub(AHEAD_OF_TONIC));
+        // A client deadline already spent on arrival: nothing is started,
+        // so nothing changes.
+        if client == Some(Duration::ZERO) {
+            return Box::pin(async { Ok(client_deadline().into_http()) });
+        }
         // Dropping the call's future on expiry cancels its work: the pool
         // discards a connection left inside a transaction, and PostgreSQL
         // rolls that transaction back as the connection closes.
         let call = self.inner.call(req);
         Box::pin(async move {
-            match tokio::time::timeout(limit, call).await {
+            let wait = client.map_or(limit, |client| client.min(limit));
+            match tokio::time::timeout(wait, call).await {
                 Ok(response) => response,
+                Err(_) if wait < limit => Ok(client_deadline().into_http()),
                 Err(_) => Ok(Status::deadline_exceeded(format!(
                     "the call took longer than the server's limit of {} ms \
                      (STRIDE_REQUEST_TIMEOUT_MS); retry later or ask for less",
@@ -71,5 +86,50 @@ where
                 .into_http()),
             }
         })
+    }
+}
+
+/// tonic answers an expired `grpc-timeout` with CANCELLED from outside
+/// these layers; this one answers DEADLINE_EXCEEDED that much earlier so
+/// its answer is the one sent (tokio's timers tick in milliseconds).
+const AHEAD_OF_TONIC: Duration = Duration::from_millis(2);
+
+fn client_deadline() -> Status {
+    Status::deadline_exceeded("the call's deadline (grpc-timeout) passed before it was done")
+}
+
+/// A `grpc-timeout` value: at most 8 digits and a unit (H, M, S, m, u, n).
+fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse_with_every_unit_and_refuse_the_rest() {
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("2M"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_grpc_timeout("10S"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_grpc_timeout("999m"), Some(Duration::from_millis(999)));
+        assert_eq!(parse_grpc_timeout("5u"), Some(Duration::from_micros(5)));
+        assert_eq!(parse_grpc_timeout("7n"), Some(Duration::from_nanos(7)));
+        for bad in ["", "m", "123456789m", "10x", "-1S", "1.5S", "S10"] {
+            assert_eq!(parse_grpc_timeout(bad), None, "{bad:?}");
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use tokio::net::TcpListener;
+use tonic::codec::CompressionEncoding::Gzip;
 use tonic::server::NamedService;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -20,11 +21,11 @@ use crate::api::gamification::BoardHub;
 use crate::api::{AnalyticsApi, AppState, EventApi, GamificationApi, IdentityApi};
 use crate::auth::AuthLayer;
 use crate::config::Limits;
-use crate::db;
 use crate::proto::analytics::v1::analytics_service_server::AnalyticsServiceServer;
 use crate::proto::events::v1::event_service_server::EventServiceServer;
 use crate::proto::gamification::v1::gamification_service_server::GamificationServiceServer;
 use crate::proto::identity::v1::identity_service_server::IdentityServiceServer;
+use crate::{db, http2};
 
 /// How often the health task checks the database.
 const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
@@ -59,15 +60,25 @@ pub async fn serve(
     let keys = state.keys.clone();
     let auth = AuthLayer::new(keys, state.pool.clone());
     let metrics = crate::metrics::MetricsLayer::new(state.metrics.clone());
-    let identity =
-        IdentityServiceServer::new(IdentityApi::new(state.clone())).max_decoding_message_size(max);
+    // Every service reads gzip-compressed requests and answers in gzip a
+    // client that asks for it (grpc-accept-encoding).
+    let identity = IdentityServiceServer::new(IdentityApi::new(state.clone()))
+        .max_decoding_message_size(max)
+        .accept_compressed(Gzip)
+        .send_compressed(Gzip);
     let events = EventServiceServer::new(EventApi::new(state.clone(), Ingestion::new(limits)))
-        .max_decoding_message_size(max);
+        .max_decoding_message_size(max)
+        .accept_compressed(Gzip)
+        .send_compressed(Gzip);
     let gamification =
         GamificationServiceServer::new(GamificationApi::new(state.clone(), BoardHub::new(limits)))
-            .max_decoding_message_size(max);
-    let analytics =
-        AnalyticsServiceServer::new(AnalyticsApi::new(state)).max_decoding_message_size(max);
+            .max_decoding_message_size(max)
+            .accept_compressed(Gzip)
+            .send_compressed(Gzip);
+    let analytics = AnalyticsServiceServer::new(AnalyticsApi::new(state))
+        .max_decoding_message_size(max)
+        .accept_compressed(Gzip)
+        .send_compressed(Gzip);
 
     // Graceful shutdown: once `shutdown` fires, tonic stops accepting and
     // drains; streams that never end are cut after the grace period.
@@ -85,7 +96,13 @@ pub async fn serve(
     let grace = limits.shutdown_grace();
     // Overload: beyond max_concurrent_requests the limit is not ready, and
     // the shed layer answers RESOURCE_EXHAUSTED at once.
+    // Flow control stops a fast producer before h2's small-frame guard
+    // would disconnect it (src/http2.rs).
     let server = Server::builder()
+        .initial_stream_window_size(http2::STREAM_WINDOW)
+        .initial_connection_window_size(http2::CONNECTION_WINDOW)
+        .max_concurrent_streams(http2::MAX_STREAMS_PER_CONNECTION)
+        .layer(crate::linger::LingerLayer)
         .layer(metrics)
         .layer(tower::util::MapResponseLayer::new(
             crate::unreadable::translate_response,

@@ -153,8 +153,11 @@ pub fn holds_nul(message: &str) -> bool {
 
 impl From<crate::db::PoolError> for ApiError {
     fn from(err: crate::db::PoolError) -> Self {
-        // Every pool failure (timeout, refused connection, closed pool) means
-        // the database cannot serve now; retrying later can succeed.
+        // Saturated: back off. Any other pool failure (refused connection,
+        // closed pool) means the database cannot serve now.
+        if crate::db::pool_busy(&err) {
+            return ApiError::ResourceExhausted(crate::db::POOL_BUSY.into());
+        }
         ApiError::Unavailable(err.to_string())
     }
 }

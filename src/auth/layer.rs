@@ -153,9 +153,13 @@ pub fn authorize(
 /// The token's database check on a connection of its own (services, and
 /// people whose call opened no transaction on the primary).
 async fn still_valid(pool: &PgPool, ctx: &AuthContext) -> Result<(), Status> {
-    let unavailable =
-        |_| Status::unavailable("cannot check the token: database unavailable; retry");
-    let mut conn = db::Lease::get(pool).await.map_err(unavailable)?;
+    let mut conn = db::Lease::get(pool).await.map_err(|err| {
+        if db::pool_busy(&err) {
+            Status::resource_exhausted(db::POOL_BUSY)
+        } else {
+            Status::unavailable("cannot check the token: database unavailable; retry")
+        }
+    })?;
     let verdict = token_verdict(&mut conn, ctx).await;
     // Only a check cut off midway (the call was dropped) closes it.
     conn.finish();

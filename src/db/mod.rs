@@ -59,6 +59,20 @@ pub async fn enable_app_login(owner_url: &str, password: &str) -> Result<()> {
 /// Errors from borrowing a pooled connection.
 pub type PoolError = diesel_async::pooled_connection::deadpool::PoolError;
 
+/// Whether a pool error means every connection is in use for longer than
+/// the pool's wait: the database is fine and the server saturated, which
+/// callers hear as RESOURCE_EXHAUSTED (back off), not UNAVAILABLE.
+pub fn pool_busy(err: &PoolError) -> bool {
+    matches!(
+        err,
+        PoolError::Timeout(deadpool::managed::TimeoutType::Wait)
+    )
+}
+
+/// What a caller hears when [`pool_busy`].
+pub const POOL_BUSY: &str =
+    "every database connection is busy (STRIDE_POOL_SIZE); retry with backoff";
+
 /// The pool every request borrows its connection from.
 pub type PgPool = Pool<AsyncPgConnection>;
 

@@ -7,7 +7,8 @@
 //! [`ingest::apply`], a failed transaction fails only its group). A call
 //! given up by its client (deadline, cancellation) may still be applied
 //! with its group: receipts make the client's retry a duplicate, so
-//! nothing is applied twice. A lone call waits for nothing: a worker that
+//! nothing is applied twice; one given up while it still waits is not
+//! applied at all. A lone call waits for nothing: a worker that
 //! is idle takes it at once.
 
 use std::collections::HashMap;
@@ -111,7 +112,13 @@ fn by_identity(taken: Vec<Pending>) -> Vec<Vec<Pending>> {
 }
 
 async fn apply_group(state: &AppState, group: Vec<Pending>) {
-    let ctx = group[0].ctx.clone();
+    // A caller that gave up while its call waited (deadline, cancellation)
+    // heard an error: its event is not applied, so the error holds.
+    let group: Vec<Pending> = group.into_iter().filter(|p| !p.reply.is_closed()).collect();
+    let Some(first) = group.first() else {
+        return;
+    };
+    let ctx = first.ctx.clone();
     let (events, replies): (Vec<Checked>, Vec<_>) =
         group.into_iter().map(|p| (p.event, p.reply)).unzip();
     match ingest::apply(state, &ctx, events).await {

@@ -3,22 +3,26 @@
 //! refuses, and bounded memory per stream and per server.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use futures::FutureExt;
-use tokio::sync::{Semaphore, mpsc};
+use prost::Message;
+use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 use uuid::Uuid;
 
+use super::slots::{Caller, StreamSlots};
 use crate::api::{ApiError, AppState};
 use crate::auth::AuthContext;
 use crate::config::Limits;
 use crate::db::ingest::{self, Outcome};
 use crate::db::tenant::{DbIdentity, in_tenant};
+use crate::db::{self, Lease};
 use crate::domain::FieldViolation;
 use crate::domain::events::{ValidEvent, validate};
+use crate::linger;
 use crate::proto::events::v1 as pb;
 
 /// How many times a batch is retried after a deadlock or serialization
@@ -31,8 +35,9 @@ pub struct Ingestion {
     pub batch_size: usize,
     /// Workers of the unary group commit.
     pub workers: usize,
-    streams: Arc<Semaphore>,
-    max_streams: usize,
+    streams: StreamSlots,
+    /// A stream silent this long, with nothing pending, is closed.
+    idle: Duration,
 }
 
 impl Ingestion {
@@ -40,8 +45,11 @@ impl Ingestion {
         Self {
             batch_size: limits.ingest_batch_size.clamp(1, 1000) as usize,
             workers: limits.ingest_workers.clamp(1, 64) as usize,
-            streams: Arc::new(Semaphore::new(limits.max_event_streams)),
-            max_streams: limits.max_event_streams,
+            streams: StreamSlots::new(
+                limits.max_event_streams,
+                limits.max_event_streams_per_caller,
+            ),
+            idle: limits.event_stream_idle(),
         }
     }
 }
@@ -58,9 +66,17 @@ pub fn check(event: Option<&pb::Event>) -> Checked {
     }
 }
 
+/// How long a batch waits in all for a pooled connection while every one
+/// is busy (the server's request deadline) before it fails
+/// RESOURCE_EXHAUSTED.
+const BUSY_WAIT_MAX: Duration = Duration::from_secs(30);
+
 /// Why a batch transaction failed.
 #[derive(Debug)]
 enum Failure {
+    /// No pooled connection came free within the pool's wait: the database
+    /// is busy, not gone.
+    Busy,
     /// Deadlock or serialization failure: the same batch may succeed again.
     Transient(String),
     /// The database cannot be reached: the caller should retry later.
@@ -116,6 +132,7 @@ impl From<DieselError> for Failure {
 impl From<Failure> for ApiError {
     fn from(failure: Failure) -> Self {
         match failure {
+            Failure::Busy => ApiError::ResourceExhausted(db::POOL_BUSY.into()),
             Failure::Transient(detail) | Failure::Unavailable(detail) => {
                 ApiError::Unavailable(detail)
             }
@@ -185,9 +202,17 @@ async fn apply_retrying(
     events: Arc<Vec<Checked>>,
 ) -> Result<Vec<Outcome>, Failure> {
     let mut attempt = 0;
+    let queued = Instant::now();
     loop {
         let result = apply_once(state, identity, scope, events.clone()).await;
         match result {
+            // Every connection is in use: wait for one (back-pressure on
+            // the producer), not fail the batch, unless it takes too long.
+            Err(Failure::Busy) if queued.elapsed() < BUSY_WAIT_MAX => {
+                // The pool's own wait paces this, unless set to zero.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(Failure::Busy) => return Err(Failure::Busy),
             Err(Failure::Transient(detail)) if attempt < TRANSIENT_RETRIES => {
                 attempt += 1;
                 tracing::debug!(attempt, detail, "transient failure; retrying the batch");
@@ -204,19 +229,23 @@ async fn apply_once(
     scope: Option<Uuid>,
     events: Arc<Vec<Checked>>,
 ) -> Result<Vec<Outcome>, Failure> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(|e| Failure::Unavailable(e.to_string()))?;
-    let (outcomes, streaks) = in_tenant(&mut conn, identity, move |conn| {
+    let mut conn = Lease::get(&state.pool).await.map_err(|err| {
+        if db::pool_busy(&err) {
+            Failure::Busy
+        } else {
+            Failure::Unavailable(err.to_string())
+        }
+    })?;
+    let applied = in_tenant(&mut conn, identity, move |conn| {
         Box::pin(async move {
             ingest::apply_counted(conn, scope, &events)
                 .await
                 .map_err(Failure::from)
         })
     })
-    .await?;
+    .await;
+    conn.finish();
+    let (outcomes, streaks) = applied?;
     state.metrics.streaks(streaks);
     Ok(outcomes)
 }
@@ -250,26 +279,42 @@ pub fn result(index: u64, event_id: &str, outcome: Outcome) -> pb::EventResult {
 }
 
 /// Opens a PublishEvents stream: refused with RESOURCE_EXHAUSTED when the
-/// server already runs its maximum of streams.
-pub fn open_stream(
+/// server, or this caller, already has its maximum of streams open.
+///
+/// The refusal is answered once the client has finished writing (at most
+/// [`linger::LINGER`] later; what it sent is discarded): a client still
+/// writing when the status arrives may report its failed write instead
+/// (grpc-python's asyncio API: `INTERNAL: Internal error from Core`).
+pub async fn open_stream(
     state: AppState,
     ingestion: &Ingestion,
     ctx: AuthContext,
-    inbound: Streaming<pb::PublishEventsRequest>,
+    mut inbound: Streaming<pb::PublishEventsRequest>,
 ) -> Result<mpsc::Receiver<Result<pb::PublishEventsResponse, Status>>, Status> {
-    let permit = ingestion.streams.clone().try_acquire_owned().map_err(|_| {
-        Status::resource_exhausted(format!(
-            "the server is at its limit of {} concurrent event streams; retry with backoff",
-            ingestion.max_streams
-        ))
-    })?;
+    let slot = match ingestion.streams.take(Caller::from(&ctx.principal)) {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            let drain = async {
+                let mut bytes = 0;
+                while let Ok(Some(message)) = inbound.message().await {
+                    bytes += message.encoded_len();
+                    if bytes > linger::LINGER_BYTES {
+                        return;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(linger::LINGER, drain).await;
+            return Err(refusal);
+        }
+    };
     // Results of one batch fit; a client that stops reading stops the
     // stream (we stop reading its events), bounding memory.
     let (tx, rx) = mpsc::channel(ingestion.batch_size);
     let batch_size = ingestion.batch_size;
+    let idle = ingestion.idle;
     tokio::spawn(async move {
-        run_stream(state, ctx, inbound, tx, batch_size).await;
-        drop(permit);
+        run_stream(state, ctx, inbound, tx, batch_size, idle).await;
+        drop(slot);
     });
     Ok(rx)
 }
@@ -284,10 +329,23 @@ async fn run_stream(
     mut inbound: Streaming<pb::PublishEventsRequest>,
     tx: mpsc::Sender<Result<pb::PublishEventsResponse, Status>>,
     batch_size: usize,
+    idle: Duration,
 ) {
     let mut next_index: u64 = 0;
     loop {
-        let mut batch = match inbound.message().await {
+        // Every result so far is sent: waiting here is the stream's idle time.
+        let Ok(first) = tokio::time::timeout(idle, inbound.message()).await else {
+            tracing::debug!(events = next_index, "event stream idle; closed");
+            let _ = tx
+                .send(Err(Status::unavailable(format!(
+                    "the event stream sent nothing for {} s (STRIDE_EVENT_STREAM_IDLE_S) and \
+                     was closed; every event acknowledged is stored: open a new stream to send more",
+                    idle.as_secs()
+                ))))
+                .await;
+            return;
+        };
+        let mut batch = match first {
             Ok(Some(first)) => vec![first],
             Ok(None) => return,
             Err(status) => {

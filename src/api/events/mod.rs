@@ -4,6 +4,7 @@ pub mod catalog;
 mod coalesce;
 pub mod ingest;
 mod service;
+mod slots;
 mod xapi;
 
 pub use ingest::Ingestion;

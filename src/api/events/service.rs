@@ -158,7 +158,8 @@ impl EventService for EventApi {
             &self.ingestion,
             ctx,
             request.into_inner(),
-        )?;
+        )
+        .await?;
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
