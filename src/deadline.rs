@@ -118,7 +118,57 @@ fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
+
+    /// Calls a Deadline over a handler that records being called and
+    /// answers after `takes`; the answer's grpc-status.
+    async fn answer(grpc_timeout: Option<&str>, takes: Duration) -> (String, bool) {
+        let called = Arc::new(AtomicBool::new(false));
+        let handler = {
+            let called = called.clone();
+            tower::service_fn(move |_: http::Request<Body>| {
+                called.store(true, Ordering::SeqCst);
+                async move {
+                    tokio::time::sleep(takes).await;
+                    Ok::<_, std::convert::Infallible>(Status::ok("").into_http())
+                }
+            })
+        };
+        let mut deadline = DeadlineLayer::new(Duration::from_secs(30)).layer(handler);
+        let mut request = http::Request::new(Body::empty());
+        if let Some(value) = grpc_timeout {
+            request
+                .headers_mut()
+                .insert("grpc-timeout", value.parse().unwrap());
+        }
+        let response = deadline.call(request).await.unwrap();
+        let status = response.headers()["grpc-status"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        (status, called.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn a_deadline_spent_on_arrival_is_answered_without_starting_the_call() {
+        let (status, called) = answer(Some("1u"), Duration::ZERO).await;
+        assert_eq!(status, "4", "DEADLINE_EXCEEDED");
+        assert!(!called);
+    }
+
+    #[tokio::test]
+    async fn the_clients_deadline_is_deadline_exceeded_and_a_met_one_changes_nothing() {
+        let (status, called) = answer(Some("20m"), Duration::from_secs(5)).await;
+        assert_eq!(status, "4", "DEADLINE_EXCEEDED, not tonic's CANCELLED");
+        assert!(called);
+        let (status, _) = answer(Some("10S"), Duration::from_millis(1)).await;
+        assert_eq!(status, "0");
+        let (status, _) = answer(None, Duration::from_millis(1)).await;
+        assert_eq!(status, "0");
+    }
 
     #[test]
     fn grpc_timeouts_parse_with_every_unit_and_refuse_the_rest() {

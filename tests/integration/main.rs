@@ -33,4 +33,5 @@ mod replica;
 mod rls;
 mod schema;
 mod sessions;
+mod stream_slots;
 mod xapi;
