@@ -87,6 +87,20 @@ def start_server(state):
     raise SystemExit("stride serve did not serve within %d s; its log: %s" % (SERVE_TIMEOUT_S, state["log"]))
 
 
+def exited(pid):
+    """True once pid is gone or a zombie (its parent may be another process,
+    e.g. the runner while `restart` stops the server it started)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reap it when it is our child
+    except ChildProcessError:
+        pass
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def stop_server(pid, timeout=30):
     try:
         os.kill(pid, signal.SIGTERM)
@@ -94,16 +108,10 @@ def stop_server(pid, timeout=30):
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if exited(pid):
             return
-        # Reap it when it is our child.
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.1)
+    log("stride serve (pid %d) still running %d s after SIGTERM: killed" % (pid, timeout))
     os.kill(pid, signal.SIGKILL)
 
 
@@ -142,7 +150,7 @@ def stride_bin():
     """STRIDE_BIN, else the release build of this tree (cargo builds it when
     stale: about five minutes cold on two cores, seconds when current)."""
     if os.environ.get("STRIDE_BIN"):
-        return os.environ["STRIDE_BIN"]
+        return os.path.abspath(os.environ["STRIDE_BIN"])
     log("cargo build --release --bin stride (about five minutes when cold)")
     subprocess.run(["cargo", "build", "--release", "--bin", "stride"], cwd=ROOT, check=True)
     return os.path.join(ROOT, "target", "release", "stride")
@@ -254,7 +262,7 @@ def main():
                 stop_server(read_state(work)["pid"])
             except (OSError, ValueError):
                 stop_server(state["pid"])
-        if total_failed:
+        if total_failed or os.environ.get("STRIDE_INTEROP_KEEP"):
             log("server log kept: %s" % state["log"])
             with open(state["log"], errors="replace") as f:
                 tail = f.readlines()[-40:]
