@@ -153,7 +153,8 @@ def stride_bin():
         return os.path.abspath(os.environ["STRIDE_BIN"])
     log("cargo build --release --bin stride (about five minutes when cold)")
     subprocess.run(["cargo", "build", "--release", "--bin", "stride"], cwd=ROOT, check=True)
-    return os.path.join(ROOT, "target", "release", "stride")
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    return os.path.join(os.path.abspath(target), "release", "stride")
 
 
 def run_client(name, env):

@@ -7,7 +7,7 @@
 // connection-level ones (not the per-message ones) so that the keepalive case
 // can see them and failures can name a GOAWAY. Must be set before require().
 const CHILD_ENV = { ...process.env }; // the restart command gets the caller's, untouched
-process.env.GRPC_TRACE = process.env.GRPC_TRACE || 'keepalive,transport';
+process.env.GRPC_TRACE = [process.env.GRPC_TRACE, 'keepalive', 'transport'].filter(Boolean).join(',');
 
 const path = require('node:path');
 const { spawn } = require('node:child_process');
