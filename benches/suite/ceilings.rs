@@ -139,3 +139,47 @@ COMMIT;
         identity = identity(&format!("{me}::text"), "learner"),
     )
 }
+
+/// Tables of the minimal ceiling, beside Stride's schema and none of its
+/// design: an event under its idempotency key, a ledger row, a person's
+/// totals. Logged (durable) like Stride's; the runtime role writes them.
+pub const MINIMAL_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS minimal_events (
+    organization_id uuid NOT NULL, event_id text NOT NULL, user_id uuid NOT NULL,
+    kind text NOT NULL, occurred_at timestamptz NOT NULL, payload jsonb NOT NULL,
+    PRIMARY KEY (organization_id, event_id));
+CREATE TABLE IF NOT EXISTS minimal_ledger (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id uuid NOT NULL,
+    source_key text NOT NULL, points int NOT NULL, occurred_at timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS minimal_totals (
+    user_id uuid PRIMARY KEY, points bigint NOT NULL, updated_at timestamptz NOT NULL);
+GRANT SELECT, INSERT, UPDATE ON minimal_events, minimal_ledger, minimal_totals TO PUBLIC;
+GRANT USAGE ON SEQUENCE minimal_ledger_id_seq TO PUBLIC;
+";
+
+/// The minimal durable work of `n` events (a pgbench expression), whatever
+/// the design: each event inserted under its idempotency key (`ON CONFLICT
+/// DO NOTHING`), one ledger row per event inserted, one upsert of each
+/// person's totals; one transaction, one statement (data-modifying CTEs:
+/// a repeated key pays nothing). The people are the learners Stride's
+/// producers write for; receipts `min-<tag>-...` count what a run stored.
+pub fn minimal_ingest(size: &Size, tag: &str, n: &str) -> String {
+    let others = size.learners - WARM;
+    let i = format!("{} + ((:r + g) * 2654435761) % {others}", WARM + 1);
+    format!(
+        r#"\set r random(1, 2000000000)
+BEGIN;
+WITH b AS (SELECT 'min-{tag}-' || :r || '-' || g AS event_id, {user} AS user_id FROM generate_series(1, {n}) g),
+     stored AS (INSERT INTO minimal_events (organization_id, event_id, user_id, kind, occurred_at, payload)
+                SELECT '{ORG}', event_id, user_id, 'lesson_completed', now(), jsonb_build_object('event_id', event_id) FROM b
+                ON CONFLICT DO NOTHING RETURNING event_id, user_id),
+     paid AS (INSERT INTO minimal_ledger (user_id, source_key, points, occurred_at)
+              SELECT user_id, event_id, 10, now() FROM stored)
+INSERT INTO minimal_totals (user_id, points, updated_at)
+  SELECT user_id, 10 * count(*), now() FROM stored GROUP BY 1
+  ON CONFLICT (user_id) DO UPDATE SET points = minimal_totals.points + excluded.points, updated_at = excluded.updated_at;
+COMMIT;
+"#,
+        user = sql_id("00000000", &i),
+    )
+}

@@ -85,23 +85,108 @@ impl Server {
 }
 
 impl Server {
-    /// People whose streak the server's committed batches resumed from
-    /// the stored row and replayed, so far (`stride_streak_updates_total`).
-    pub fn streak_updates(&self) -> Result<(u64, u64)> {
+    /// The server's metrics text, scraped now.
+    fn metrics(&self) -> Result<String> {
         use std::io::{Read, Write};
         let mut conn = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port))?;
         conn.set_read_timeout(Some(Duration::from_secs(5)))?;
         conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")?;
         let mut text = String::new();
         conn.read_to_string(&mut text)?;
+        Ok(text)
+    }
+
+    /// People whose streak the server's committed batches resumed from
+    /// the stored row and replayed, so far (`stride_streak_updates_total`).
+    pub fn streak_updates(&self) -> Result<(u64, u64)> {
+        let text = self.metrics()?;
         let value = |path: &str| -> Result<u64> {
             let prefix = format!("stride_streak_updates_total{{path=\"{path}\"}} ");
-            text.lines()
-                .find_map(|l| l.strip_prefix(prefix.as_str()))
-                .and_then(|v| v.trim().parse().ok())
-                .with_context(|| format!("no {prefix}in the server's metrics"))
+            metric(&text, &prefix).with_context(|| format!("no {prefix}in the server's metrics"))
         };
         Ok((value("resumed")?, value("replayed")?))
+    }
+
+    /// The group sizes of `path` ("unary", "stream") so far
+    /// (`stride_ingest_group_size`).
+    pub fn groups(&self, path: &str) -> Result<Groups> {
+        let text = self.metrics()?;
+        let name = "stride_ingest_group_size";
+        let bucket = format!("{name}_bucket{{path=\"{path}\",le=\"");
+        let buckets = text
+            .lines()
+            .filter_map(|l| l.strip_prefix(bucket.as_str()))
+            .filter_map(|l| {
+                let (bound, count) = l.split_once("\"} ")?;
+                Some((bound.parse().ok()?, count.trim().parse().ok()?))
+            })
+            .collect();
+        let sum = metric(&text, &format!("{name}_sum{{path=\"{path}\"}} "))
+            .with_context(|| format!("no {name} in the server's metrics"))?;
+        Ok(Groups { buckets, sum })
+    }
+}
+
+fn metric(text: &str, prefix: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+}
+
+/// A group size histogram: cumulative counts by upper bound (`+Inf`
+/// last), and the sum of the sizes.
+#[derive(Debug, Clone, Default)]
+pub struct Groups {
+    pub buckets: Vec<(f64, u64)>,
+    pub sum: u64,
+}
+
+impl Groups {
+    /// What happened between `before` and this reading.
+    pub fn since(&self, before: &Groups) -> Groups {
+        let old = |bound: f64| {
+            before
+                .buckets
+                .iter()
+                .find(|(b, _)| *b == bound)
+                .map_or(0, |(_, c)| *c)
+        };
+        Groups {
+            buckets: self
+                .buckets
+                .iter()
+                .map(|(b, c)| (*b, c - old(*b)))
+                .collect(),
+            sum: self.sum - before.sum,
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.buckets.last().map_or(0, |(_, c)| *c)
+    }
+
+    /// The smallest bucket bound holding the `p`-th percentile.
+    pub fn percentile(&self, p: f64) -> f64 {
+        let want = (self.count() as f64 * p / 100.0).ceil() as u64;
+        self.buckets
+            .iter()
+            .find(|(_, c)| *c >= want.max(1))
+            .map_or(f64::INFINITY, |(b, _)| *b)
+    }
+
+    /// One line for the report.
+    pub fn describe(&self) -> String {
+        let n = self.count();
+        if n == 0 {
+            return "no groups".into();
+        }
+        format!(
+            "{n} transactions, mean {:.1} events, p50 <= {}, p90 <= {}",
+            self.sum as f64 / n as f64,
+            self.percentile(50.0),
+            self.percentile(90.0),
+        )
     }
 }
 

@@ -25,6 +25,8 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Date, Int4, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::prepared::prepared;
 use uuid::Uuid;
 
 use crate::db::schema::{
@@ -1278,11 +1280,13 @@ async fn domains_mastered(
     }
     // Raw SQL: a join against an unnest of (person, organization) pairs
     // with a grouped HAVING is beyond the query builder.
-    let rows: Vec<PersonCount> = diesel::sql_query(include_str!("sql/domains_mastered.sql"))
-        .bind::<Array<SqlUuid>, _>(&users)
-        .bind::<Array<SqlUuid>, _>(&orgs)
-        .load(conn)
-        .await?;
+    let rows: Vec<PersonCount> = prepared(
+        diesel::sql_query(include_str!("sql/domains_mastered.sql"))
+            .bind::<Array<SqlUuid>, _>(&users)
+            .bind::<Array<SqlUuid>, _>(&orgs),
+    )
+    .load(conn)
+    .await?;
     let mut out: HashMap<Uuid, i32> = users.iter().map(|u| (*u, 0)).collect();
     out.extend(rows.into_iter().map(|r| (r.user_id, r.n)));
     Ok(out)
@@ -1440,22 +1444,6 @@ pub async fn points_of(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<
 // ---------------------------------------------------------------------------
 // Writes.
 
-#[derive(Insertable)]
-#[diesel(table_name = point_transactions)]
-struct NewLedgerRow<'a> {
-    organization_id: Uuid,
-    user_id: Uuid,
-    rule_id: &'a str,
-    rule_version: i32,
-    source_key: &'a str,
-    course_id: Option<Uuid>,
-    occurred_at: DateTime<Utc>,
-    local_date: NaiveDate,
-    points_awarded: i32,
-    points_capped: i32,
-    metadata: serde_json::Value,
-}
-
 async fn apply(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<()> {
     let changed: Vec<&(Uuid, Entry)> = plan.entries.iter().filter(|(_, e)| e.changed()).collect();
     let (removed, removed_at): (Vec<Uuid>, Vec<DateTime<Utc>>) = changed
@@ -1473,31 +1461,13 @@ async fn apply(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<()> {
         .execute(conn)
         .await?;
     }
-    let inserts: Vec<NewLedgerRow<'_>> = changed
+    let inserts: Vec<&(Uuid, Entry)> = changed
         .iter()
         .filter(|(_, e)| e.stored.is_none() && !e.removed)
-        .map(|(u, e)| NewLedgerRow {
-            organization_id: plan.organizations.get(u).copied().unwrap_or_default(),
-            user_id: *u,
-            rule_id: &e.rule_id,
-            rule_version: e.rule_version,
-            source_key: &e.source_key,
-            course_id: e.course_id,
-            occurred_at: e.occurred_at,
-            local_date: e.local_date,
-            points_awarded: e.awarded,
-            points_capped: e.capped,
-            metadata: e.trigger.as_ref().map_or_else(
-                || serde_json::json!({}),
-                |t| serde_json::json!({ "event_id": t }),
-            ),
-        })
+        .copied()
         .collect();
     if !inserts.is_empty() {
-        diesel::insert_into(point_transactions::table)
-            .values(&inserts)
-            .execute(conn)
-            .await?;
+        insert_ledger(conn, plan, &inserts).await?;
     }
     let updates: Vec<(&Stored, &Entry)> = changed
         .iter()
@@ -1507,40 +1477,44 @@ async fn apply(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<()> {
     if !updates.is_empty() {
         // Raw SQL: one UPDATE ... FROM unnest(...) for every moved or
         // re-split row (a moved row changes partition).
-        diesel::sql_query(include_str!("sql/update_ledger.sql"))
-            .bind::<Array<SqlUuid>, _>(updates.iter().map(|(s, _)| s.id).collect::<Vec<_>>())
-            .bind::<Array<Timestamptz>, _>(
-                updates
-                    .iter()
-                    .map(|(s, _)| s.occurred_at)
-                    .collect::<Vec<_>>(),
-            )
-            .bind::<Array<Timestamptz>, _>(
-                updates
-                    .iter()
-                    .map(|(_, e)| e.occurred_at)
-                    .collect::<Vec<_>>(),
-            )
-            .bind::<Array<Date>, _>(
-                updates
-                    .iter()
-                    .map(|(_, e)| e.local_date)
-                    .collect::<Vec<_>>(),
-            )
-            .bind::<Array<Int4>, _>(updates.iter().map(|(_, e)| e.awarded).collect::<Vec<_>>())
-            .bind::<Array<Int4>, _>(updates.iter().map(|(_, e)| e.capped).collect::<Vec<_>>())
-            .execute(conn)
-            .await?;
+        prepared(
+            diesel::sql_query(include_str!("sql/update_ledger.sql"))
+                .bind::<Array<SqlUuid>, _>(updates.iter().map(|(s, _)| s.id).collect::<Vec<_>>())
+                .bind::<Array<Timestamptz>, _>(
+                    updates
+                        .iter()
+                        .map(|(s, _)| s.occurred_at)
+                        .collect::<Vec<_>>(),
+                )
+                .bind::<Array<Timestamptz>, _>(
+                    updates
+                        .iter()
+                        .map(|(_, e)| e.occurred_at)
+                        .collect::<Vec<_>>(),
+                )
+                .bind::<Array<Date>, _>(
+                    updates
+                        .iter()
+                        .map(|(_, e)| e.local_date)
+                        .collect::<Vec<_>>(),
+                )
+                .bind::<Array<Int4>, _>(updates.iter().map(|(_, e)| e.awarded).collect::<Vec<_>>())
+                .bind::<Array<Int4>, _>(updates.iter().map(|(_, e)| e.capped).collect::<Vec<_>>()),
+        )
+        .execute(conn)
+        .await?;
     }
     if !plan.days.is_empty() {
         // Raw SQL: the per-day totals, as one UPDATE ... FROM unnest(...).
-        diesel::sql_query(include_str!("sql/update_day_points.sql"))
-            .bind::<Array<SqlUuid>, _>(plan.days.iter().map(|d| d.0).collect::<Vec<_>>())
-            .bind::<Array<Date>, _>(plan.days.iter().map(|d| d.1).collect::<Vec<_>>())
-            .bind::<Array<Int4>, _>(plan.days.iter().map(|d| d.2).collect::<Vec<_>>())
-            .bind::<Array<Int4>, _>(plan.days.iter().map(|d| d.3).collect::<Vec<_>>())
-            .execute(conn)
-            .await?;
+        prepared(
+            diesel::sql_query(include_str!("sql/update_day_points.sql"))
+                .bind::<Array<SqlUuid>, _>(plan.days.iter().map(|d| d.0).collect::<Vec<_>>())
+                .bind::<Array<Date>, _>(plan.days.iter().map(|d| d.1).collect::<Vec<_>>())
+                .bind::<Array<Int4>, _>(plan.days.iter().map(|d| d.2).collect::<Vec<_>>())
+                .bind::<Array<Int4>, _>(plan.days.iter().map(|d| d.3).collect::<Vec<_>>()),
+        )
+        .execute(conn)
+        .await?;
     }
     write_freezes(conn, plan).await?;
     if !plan.earned.is_empty() {
@@ -1568,6 +1542,43 @@ async fn apply(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<()> {
             .await?;
     }
     write_points(conn, plan).await
+}
+
+/// New ledger rows, as one fixed-text statement over arrays (prepared
+/// once per connection, whatever their number).
+async fn insert_ledger(
+    conn: &mut AsyncPgConnection,
+    plan: &Plan,
+    rows: &[&(Uuid, Entry)],
+) -> QueryResult<()> {
+    use diesel::sql_types::{Jsonb, Nullable, Text};
+    fn column<'a, T>(rows: &[&'a (Uuid, Entry)], f: impl Fn(&'a Uuid, &'a Entry) -> T) -> Vec<T> {
+        rows.iter().map(|(u, e)| f(u, e)).collect()
+    }
+    prepared(
+        diesel::sql_query(include_str!("sql/insert_ledger.sql"))
+            .bind::<Array<SqlUuid>, _>(column(rows, |u, _| {
+                plan.organizations.get(u).copied().unwrap_or_default()
+            }))
+            .bind::<Array<SqlUuid>, _>(column(rows, |u, _| *u))
+            .bind::<Array<Text>, _>(column(rows, |_, e| e.rule_id.as_str()))
+            .bind::<Array<Int4>, _>(column(rows, |_, e| e.rule_version))
+            .bind::<Array<Text>, _>(column(rows, |_, e| e.source_key.as_str()))
+            .bind::<Array<Nullable<SqlUuid>>, _>(column(rows, |_, e| e.course_id))
+            .bind::<Array<Timestamptz>, _>(column(rows, |_, e| e.occurred_at))
+            .bind::<Array<Date>, _>(column(rows, |_, e| e.local_date))
+            .bind::<Array<Int4>, _>(column(rows, |_, e| e.awarded))
+            .bind::<Array<Int4>, _>(column(rows, |_, e| e.capped))
+            .bind::<Array<Jsonb>, _>(column(rows, |_, e| {
+                e.trigger.as_ref().map_or_else(
+                    || serde_json::json!({}),
+                    |t| serde_json::json!({ "event_id": t }),
+                )
+            })),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 async fn write_freezes(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<()> {
@@ -1616,33 +1627,35 @@ async fn update_points(conn: &mut AsyncPgConnection, rows: &[&PointsRow]) -> Que
     fn column<T>(rows: &[&PointsRow], f: impl Fn(&PointsRow) -> T) -> Vec<T> {
         rows.iter().map(|r| f(r)).collect()
     }
-    diesel::sql_query(include_str!("sql/update_points.sql"))
-        .bind::<Array<SqlUuid>, _>(column(rows, |r| r.user_id))
-        .bind::<Array<Int8>, _>(column(rows, |r| r.total_points))
-        .bind::<Array<Nullable<Timestamptz>>, _>(column(rows, |r| r.total_reached_at))
-        .bind::<Array<Int8>, _>(column(rows, |r| r.capped_points))
-        .bind::<Array<Int4>, _>(column(rows, |r| r.level))
-        .bind::<Array<Int4>, _>(column(rows, |r| r.current_streak))
-        .bind::<Array<Int4>, _>(column(rows, |r| r.longest_streak))
-        .bind::<Array<Nullable<Date>>, _>(column(rows, |r| r.last_active_date))
-        .bind::<Array<Int2>, _>(column(rows, |r| r.freezes_held))
-        .bind::<Array<Int4>, _>(column(rows, |r| r.courses_completed))
-        .bind::<Array<Int4>, _>(column(rows, |r| r.lessons_completed))
-        .bind::<Array<Int4>, _>(column(rows, |r| r.skills_acquired))
-        .bind::<Array<Int4>, _>(column(rows, |r| r.paths_completed))
-        .bind::<Array<Int4>, _>(column(rows, |r| r.domains_mastered))
-        .bind::<Array<Int4>, _>(column(rows, |r| r.peers_helped))
-        .bind::<Array<Nullable<Date>>, _>(column(rows, |r| r.week_start))
-        .bind::<Array<Int8>, _>(column(rows, |r| r.week_points))
-        .bind::<Array<Nullable<Timestamptz>>, _>(column(rows, |r| r.week_reached_at))
-        .bind::<Array<Nullable<Date>>, _>(column(rows, |r| r.month_start))
-        .bind::<Array<Int8>, _>(column(rows, |r| r.month_points))
-        .bind::<Array<Nullable<Timestamptz>>, _>(column(rows, |r| r.month_reached_at))
-        .bind::<Array<Nullable<diesel::sql_types::Text>>, _>(column(rows, |r| {
-            r.streak_zone.clone()
-        }))
-        .execute(conn)
-        .await?;
+    prepared(
+        diesel::sql_query(include_str!("sql/update_points.sql"))
+            .bind::<Array<SqlUuid>, _>(column(rows, |r| r.user_id))
+            .bind::<Array<Int8>, _>(column(rows, |r| r.total_points))
+            .bind::<Array<Nullable<Timestamptz>>, _>(column(rows, |r| r.total_reached_at))
+            .bind::<Array<Int8>, _>(column(rows, |r| r.capped_points))
+            .bind::<Array<Int4>, _>(column(rows, |r| r.level))
+            .bind::<Array<Int4>, _>(column(rows, |r| r.current_streak))
+            .bind::<Array<Int4>, _>(column(rows, |r| r.longest_streak))
+            .bind::<Array<Nullable<Date>>, _>(column(rows, |r| r.last_active_date))
+            .bind::<Array<Int2>, _>(column(rows, |r| r.freezes_held))
+            .bind::<Array<Int4>, _>(column(rows, |r| r.courses_completed))
+            .bind::<Array<Int4>, _>(column(rows, |r| r.lessons_completed))
+            .bind::<Array<Int4>, _>(column(rows, |r| r.skills_acquired))
+            .bind::<Array<Int4>, _>(column(rows, |r| r.paths_completed))
+            .bind::<Array<Int4>, _>(column(rows, |r| r.domains_mastered))
+            .bind::<Array<Int4>, _>(column(rows, |r| r.peers_helped))
+            .bind::<Array<Nullable<Date>>, _>(column(rows, |r| r.week_start))
+            .bind::<Array<Int8>, _>(column(rows, |r| r.week_points))
+            .bind::<Array<Nullable<Timestamptz>>, _>(column(rows, |r| r.week_reached_at))
+            .bind::<Array<Nullable<Date>>, _>(column(rows, |r| r.month_start))
+            .bind::<Array<Int8>, _>(column(rows, |r| r.month_points))
+            .bind::<Array<Nullable<Timestamptz>>, _>(column(rows, |r| r.month_reached_at))
+            .bind::<Array<Nullable<diesel::sql_types::Text>>, _>(column(rows, |r| {
+                r.streak_zone.clone()
+            })),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -1676,19 +1689,23 @@ async fn write_points(conn: &mut AsyncPgConnection, plan: &Plan) -> QueryResult<
     let bounds = &plan.period_bounds;
     let earliest = bounds.iter().map(|b| b.1.min(b.2)).min();
     if let Some(earliest) = earliest {
-        diesel::sql_query(include_str!("sql/update_period_points.sql"))
-            .bind::<Array<SqlUuid>, _>(bounds.iter().map(|b| b.0).collect::<Vec<_>>())
-            .bind::<Array<Timestamptz>, _>(bounds.iter().map(|b| b.1).collect::<Vec<_>>())
-            .bind::<Array<Timestamptz>, _>(bounds.iter().map(|b| b.2).collect::<Vec<_>>())
-            .bind::<Timestamptz, _>(earliest)
-            .execute(conn)
-            .await?;
+        prepared(
+            diesel::sql_query(include_str!("sql/update_period_points.sql"))
+                .bind::<Array<SqlUuid>, _>(bounds.iter().map(|b| b.0).collect::<Vec<_>>())
+                .bind::<Array<Timestamptz>, _>(bounds.iter().map(|b| b.1).collect::<Vec<_>>())
+                .bind::<Array<Timestamptz>, _>(bounds.iter().map(|b| b.2).collect::<Vec<_>>())
+                .bind::<Timestamptz, _>(earliest),
+        )
+        .execute(conn)
+        .await?;
     }
     if !plan.latest_from_ledger.is_empty() {
-        diesel::sql_query(include_str!("sql/update_latest_award.sql"))
-            .bind::<Array<SqlUuid>, _>(&plan.latest_from_ledger)
-            .execute(conn)
-            .await?;
+        prepared(
+            diesel::sql_query(include_str!("sql/update_latest_award.sql"))
+                .bind::<Array<SqlUuid>, _>(&plan.latest_from_ledger),
+        )
+        .execute(conn)
+        .await?;
     }
     Ok(())
 }

@@ -9,32 +9,20 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::Text;
-use diesel::upsert::excluded;
+use diesel::sql_types::{
+    Array, Bool, Bytea, Date, Float8, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::prepared::prepared;
 use uuid::Uuid;
 
 use crate::db::gamification::{self, BatchEvent, Paid};
-use crate::db::models::learning_event::{NewEventReceipt, NewLearningEvent};
-use crate::db::schema::{
-    analytics_cache, assessments, daily_activity, enrollments, event_receipts, learning_events,
-    learning_paths, lessons, skills, user_skills, users,
-};
+use crate::db::schema::{analytics_cache, event_receipts, learning_paths, lessons, skills, users};
 use crate::domain::FieldViolation;
 use crate::domain::derive::{Derived, Placed};
 use crate::domain::events::{Payload, ValidEvent};
 use crate::domain::references::{Catalog, Mentioned, place};
-
-diesel::define_sql_function! {
-    /// SQL LEAST (NULLs ignored).
-    #[sql_name = "LEAST"]
-    fn least<T: diesel::sql_types::SingleValue>(a: T, b: T) -> T;
-}
-diesel::define_sql_function! {
-    /// SQL GREATEST (NULLs ignored).
-    #[sql_name = "GREATEST"]
-    fn greatest<T: diesel::sql_types::SingleValue>(a: T, b: T) -> T;
-}
 
 /// What became of one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -275,25 +263,38 @@ async fn insert_receipts(
     if candidates.is_empty() {
         return Ok(HashSet::new());
     }
-    let mut rows: Vec<NewEventReceipt<'_>> = candidates
-        .iter()
-        .map(|c| NewEventReceipt {
-            organization_id: c.organization_id,
-            event_id: &c.event.event_id,
-            payload_hash: c.fingerprint.clone(),
-            kind: c.event.kind().as_str(),
-            user_id: Some(c.event.user_id),
-            occurred_at: c.event.occurred_at,
-        })
-        .collect();
-    rows.sort_by(|a, b| (a.organization_id, a.event_id).cmp(&(b.organization_id, b.event_id)));
-    let inserted: Vec<(Uuid, String)> = diesel::insert_into(event_receipts::table)
-        .values(&rows)
-        .on_conflict_do_nothing()
-        .returning((event_receipts::organization_id, event_receipts::event_id))
-        .get_results(conn)
-        .await?;
-    Ok(inserted.into_iter().collect())
+    let mut rows: Vec<&Candidate<'_>> = candidates.iter().collect();
+    rows.sort_by(|a, b| {
+        (a.organization_id, &a.event.event_id).cmp(&(b.organization_id, &b.event.event_id))
+    });
+    let inserted: Vec<ReceiptRow> = prepared(
+        diesel::sql_query(include_str!("sql/insert_receipts.sql"))
+            .bind::<Array<SqlUuid>, _>(column(&rows, |c| c.organization_id))
+            .bind::<Array<Text>, _>(column(&rows, |c| c.event.event_id.as_str()))
+            .bind::<Array<Bytea>, _>(column(&rows, |c| c.fingerprint.as_slice()))
+            .bind::<Array<Text>, _>(column(&rows, |c| c.event.kind().as_str()))
+            .bind::<Array<SqlUuid>, _>(column(&rows, |c| c.event.user_id))
+            .bind::<Array<Timestamptz>, _>(column(&rows, |c| c.event.occurred_at)),
+    )
+    .load(conn)
+    .await?;
+    Ok(inserted
+        .into_iter()
+        .map(|r| (r.organization_id, r.event_id))
+        .collect())
+}
+
+#[derive(QueryableByName)]
+struct ReceiptRow {
+    #[diesel(sql_type = SqlUuid)]
+    organization_id: Uuid,
+    #[diesel(sql_type = Text)]
+    event_id: String,
+}
+
+/// One field of every row, as the array a fixed-text statement binds.
+fn column<R, T>(rows: &[R], field: impl Fn(&R) -> T) -> Vec<T> {
+    rows.iter().map(field).collect()
 }
 
 /// Fingerprints of receipts stored before this batch, for the candidates
@@ -334,39 +335,30 @@ async fn insert_events(
 ) -> QueryResult<()> {
     let payloads: Vec<serde_json::Value> =
         accepted.iter().map(|c| c.event.payload.to_json()).collect();
-    let rows: Vec<NewLearningEvent<'_>> = accepted
-        .iter()
-        .zip(&payloads)
-        .map(|(c, payload)| {
-            let kind = c.event.kind();
-            NewLearningEvent {
-                organization_id: c.organization_id,
-                event_id: &c.event.event_id,
-                user_id: c.event.user_id,
-                kind: kind.as_str(),
-                occurred_at: c.event.occurred_at,
-                local_date: c.local_date,
-                is_learning_activity: kind.is_learning_activity(),
-                course_id: c.event.payload.course_id(),
-                lesson_id: c.event.payload.lesson_id(),
-                skill_id: c.event.payload.skill_id(),
-                payload,
-            }
-        })
-        .collect();
-    diesel::insert_into(learning_events::table)
-        .values(&rows)
-        .execute(conn)
-        .await?;
+    let kind = |c: &&Candidate<'_>| c.event.kind();
+    prepared(
+        diesel::sql_query(include_str!("sql/insert_events.sql"))
+            .bind::<Array<SqlUuid>, _>(column(accepted, |c| c.organization_id))
+            .bind::<Array<Text>, _>(column(accepted, |c| c.event.event_id.as_str()))
+            .bind::<Array<SqlUuid>, _>(column(accepted, |c| c.event.user_id))
+            .bind::<Array<Text>, _>(column(accepted, |c| kind(c).as_str()))
+            .bind::<Array<Timestamptz>, _>(column(accepted, |c| c.event.occurred_at))
+            .bind::<Array<Date>, _>(column(accepted, |c| c.local_date))
+            .bind::<Array<Bool>, _>(column(accepted, |c| kind(c).is_learning_activity()))
+            .bind::<Array<Nullable<SqlUuid>>, _>(column(accepted, |c| c.event.payload.course_id()))
+            .bind::<Array<Nullable<SqlUuid>>, _>(column(accepted, |c| c.event.payload.lesson_id()))
+            .bind::<Array<Nullable<SqlUuid>>, _>(column(accepted, |c| c.event.payload.skill_id()))
+            .bind::<Array<Jsonb>, _>(payloads),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = assessments)]
 struct AssessmentRow<'a> {
     organization_id: Uuid,
     user_id: Uuid,
-    course_id: Option<Uuid>,
+    course_id: Uuid,
     skill_id: Option<Uuid>,
     assessment_ref: &'a str,
     score: f64,
@@ -389,7 +381,7 @@ async fn insert_assessments(
             } => Some(AssessmentRow {
                 organization_id: c.organization_id,
                 user_id: c.event.user_id,
-                course_id: Some(*course_id),
+                course_id: *course_id,
                 skill_id: *skill_id,
                 assessment_ref,
                 score: *score,
@@ -402,28 +394,20 @@ async fn insert_assessments(
     if rows.is_empty() {
         return Ok(());
     }
-    diesel::insert_into(assessments::table)
-        .values(&rows)
-        .on_conflict((assessments::organization_id, assessments::source_event_id))
-        .do_nothing()
-        .execute(conn)
-        .await?;
+    prepared(
+        diesel::sql_query(include_str!("sql/insert_assessments.sql"))
+            .bind::<Array<SqlUuid>, _>(column(&rows, |r| r.organization_id))
+            .bind::<Array<SqlUuid>, _>(column(&rows, |r| r.user_id))
+            .bind::<Array<SqlUuid>, _>(column(&rows, |r| r.course_id))
+            .bind::<Array<Nullable<SqlUuid>>, _>(column(&rows, |r| r.skill_id))
+            .bind::<Array<Text>, _>(column(&rows, |r| r.assessment_ref))
+            .bind::<Array<Float8>, _>(column(&rows, |r| r.score))
+            .bind::<Array<Timestamptz>, _>(column(&rows, |r| r.graded_at))
+            .bind::<Array<Text>, _>(column(&rows, |r| r.source_event_id)),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = daily_activity)]
-struct DayRow {
-    user_id: Uuid,
-    local_date: NaiveDate,
-    organization_id: Uuid,
-    first_activity_at: DateTime<Utc>,
-    last_activity_at: DateTime<Utc>,
-    first_learning_at: Option<DateTime<Utc>>,
-    learning_activities: i32,
-    lessons_completed: i32,
-    logins: i32,
-    session_seconds: i32,
 }
 
 /// Adds each day's delta to the stored day: counts add up, first/last
@@ -433,57 +417,41 @@ async fn upsert_days(
     conn: &mut AsyncPgConnection,
     derived: &Derived,
 ) -> QueryResult<gamification::LearningDays> {
-    use crate::db::schema::daily_activity::dsl as d;
-    let rows: Vec<DayRow> = derived
-        .days
-        .iter()
-        .map(|(&(user_id, local_date), day)| DayRow {
-            user_id,
-            local_date,
-            organization_id: day.organization_id,
-            first_activity_at: day.first_activity_at,
-            last_activity_at: day.last_activity_at,
-            first_learning_at: day.first_learning_at,
-            learning_activities: day.learning_activities,
-            lessons_completed: day.lessons_completed,
-            logins: day.logins,
-            session_seconds: day.session_seconds,
-        })
-        .collect();
-    if rows.is_empty() {
+    let days: Vec<_> = derived.days.iter().collect();
+    if days.is_empty() {
         return Ok(gamification::LearningDays::new());
     }
-    diesel::insert_into(daily_activity::table)
-        .values(&rows)
-        .on_conflict((d::user_id, d::local_date))
-        .do_update()
-        .set((
-            d::first_activity_at.eq(least(d::first_activity_at, excluded(d::first_activity_at))),
-            d::last_activity_at.eq(greatest(d::last_activity_at, excluded(d::last_activity_at))),
-            d::first_learning_at.eq(least(d::first_learning_at, excluded(d::first_learning_at))),
-            d::learning_activities.eq(d::learning_activities + excluded(d::learning_activities)),
-            d::lessons_completed.eq(d::lessons_completed + excluded(d::lessons_completed)),
-            d::logins.eq(d::logins + excluded(d::logins)),
-            d::session_seconds.eq(d::session_seconds + excluded(d::session_seconds)),
-        ))
-        .returning((d::user_id, d::local_date, d::first_learning_at))
-        .get_results(conn)
-        .await
-        .map(gamification::learning_days)
+    let merged: Vec<DayMerged> = prepared(
+        diesel::sql_query(include_str!("sql/upsert_days.sql"))
+            .bind::<Array<SqlUuid>, _>(column(&days, |(k, _)| k.0))
+            .bind::<Array<Date>, _>(column(&days, |(k, _)| k.1))
+            .bind::<Array<SqlUuid>, _>(column(&days, |(_, d)| d.organization_id))
+            .bind::<Array<Timestamptz>, _>(column(&days, |(_, d)| d.first_activity_at))
+            .bind::<Array<Timestamptz>, _>(column(&days, |(_, d)| d.last_activity_at))
+            .bind::<Array<Nullable<Timestamptz>>, _>(column(&days, |(_, d)| d.first_learning_at))
+            .bind::<Array<Int4>, _>(column(&days, |(_, d)| d.learning_activities))
+            .bind::<Array<Int4>, _>(column(&days, |(_, d)| d.lessons_completed))
+            .bind::<Array<Int4>, _>(column(&days, |(_, d)| d.logins))
+            .bind::<Array<Int4>, _>(column(&days, |(_, d)| d.session_seconds)),
+    )
+    .load(conn)
+    .await?;
+    Ok(gamification::learning_days(
+        merged
+            .into_iter()
+            .map(|d| (d.user_id, d.local_date, d.first_learning_at))
+            .collect(),
+    ))
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = enrollments)]
-struct EnrollmentRow {
-    id: Uuid,
+#[derive(QueryableByName)]
+struct DayMerged {
+    #[diesel(sql_type = SqlUuid)]
     user_id: Uuid,
-    course_id: Uuid,
-    organization_id: Uuid,
-    status: &'static str,
-    progress_percent: f64,
-    enrolled_at: DateTime<Utc>,
-    last_progress_at: Option<DateTime<Utc>>,
-    completed_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Date)]
+    local_date: NaiveDate,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    first_learning_at: Option<DateTime<Utc>>,
 }
 
 /// Namespace of enrollment ids made by ingestion: the same person and
@@ -493,103 +461,57 @@ const ENROLLMENT_NAMESPACE: Uuid = Uuid::from_u128(0x5d1a_4a5e_e7e0_4e11_8000_00
 /// Creates or advances enrollments: enrolled at the earliest event,
 /// progress only upwards, completed at the earliest completion.
 async fn upsert_enrollments(conn: &mut AsyncPgConnection, derived: &Derived) -> QueryResult<()> {
-    use crate::db::schema::enrollments::dsl as e;
-    use diesel::dsl::case_when;
-    if derived.enrollments.is_empty() {
+    let rows: Vec<_> = derived.enrollments.iter().collect();
+    if rows.is_empty() {
         return Ok(());
     }
-    let rows: Vec<EnrollmentRow> = derived
-        .enrollments
-        .iter()
-        .map(|(&(user_id, course_id), delta)| EnrollmentRow {
-            id: Uuid::new_v5(
-                &ENROLLMENT_NAMESPACE,
-                &[user_id.as_bytes().as_slice(), course_id.as_bytes()].concat(),
-            ),
-            user_id,
-            course_id,
-            organization_id: delta.organization_id,
-            status: if delta.completed_at.is_some() {
-                "completed"
-            } else {
-                "active"
-            },
-            progress_percent: delta.progress_percent,
-            enrolled_at: delta.first_at,
-            last_progress_at: delta.last_progress_at,
-            completed_at: delta.completed_at,
-        })
-        .collect();
-    diesel::insert_into(enrollments::table)
-        .values(&rows)
-        .on_conflict((e::user_id, e::course_id))
-        .do_update()
-        .set((
-            e::enrolled_at.eq(least(e::enrolled_at, excluded(e::enrolled_at))),
-            e::progress_percent.eq(greatest(e::progress_percent, excluded(e::progress_percent))),
-            e::last_progress_at.eq(greatest(e::last_progress_at, excluded(e::last_progress_at))),
-            e::completed_at.eq(least(e::completed_at, excluded(e::completed_at))),
-            e::status.eq(case_when(
-                excluded(e::completed_at).is_not_null(),
-                "completed".into_sql::<Text>(),
-            )
-            .otherwise(e::status)),
-        ))
-        .execute(conn)
-        .await?;
+    let id = |(user_id, course_id): &(Uuid, Uuid)| {
+        Uuid::new_v5(
+            &ENROLLMENT_NAMESPACE,
+            &[user_id.as_bytes().as_slice(), course_id.as_bytes()].concat(),
+        )
+    };
+    prepared(
+        diesel::sql_query(include_str!("sql/upsert_enrollments.sql"))
+            .bind::<Array<SqlUuid>, _>(column(&rows, |(k, _)| id(k)))
+            .bind::<Array<SqlUuid>, _>(column(&rows, |(k, _)| k.0))
+            .bind::<Array<SqlUuid>, _>(column(&rows, |(k, _)| k.1))
+            .bind::<Array<SqlUuid>, _>(column(&rows, |(_, d)| d.organization_id))
+            .bind::<Array<Text>, _>(column(&rows, |(_, d)| {
+                if d.completed_at.is_some() {
+                    "completed"
+                } else {
+                    "active"
+                }
+            }))
+            .bind::<Array<Float8>, _>(column(&rows, |(_, d)| d.progress_percent))
+            .bind::<Array<Timestamptz>, _>(column(&rows, |(_, d)| d.first_at))
+            .bind::<Array<Nullable<Timestamptz>>, _>(column(&rows, |(_, d)| d.last_progress_at))
+            .bind::<Array<Nullable<Timestamptz>>, _>(column(&rows, |(_, d)| d.completed_at)),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = user_skills)]
-struct SkillRow {
-    user_id: Uuid,
-    skill_id: Uuid,
-    organization_id: Uuid,
-    mastery_level: f64,
-    acquired_at: DateTime<Utc>,
-    mastered_at: Option<DateTime<Utc>>,
-    last_assessed_at: DateTime<Utc>,
 }
 
 /// Merges skill observations: the latest one sets the mastery (ties: the
 /// higher), acquired and mastered keep their earliest time.
 async fn upsert_skills(conn: &mut AsyncPgConnection, derived: &Derived) -> QueryResult<()> {
-    use crate::db::schema::user_skills::dsl as s;
-    use diesel::dsl::case_when;
-    if derived.skills.is_empty() {
+    let rows: Vec<_> = derived.skills.iter().collect();
+    if rows.is_empty() {
         return Ok(());
     }
-    let rows: Vec<SkillRow> = derived
-        .skills
-        .iter()
-        .map(|(&(user_id, skill_id), delta)| SkillRow {
-            user_id,
-            skill_id,
-            organization_id: delta.organization_id,
-            mastery_level: delta.mastery,
-            acquired_at: delta.first_at,
-            mastered_at: delta.mastered_at,
-            last_assessed_at: delta.latest_at,
-        })
-        .collect();
-    let newer = excluded(s::last_assessed_at)
-        .gt(s::last_assessed_at)
-        .or(excluded(s::last_assessed_at)
-            .eq(s::last_assessed_at)
-            .and(excluded(s::mastery_level).gt(s::mastery_level)));
-    diesel::insert_into(user_skills::table)
-        .values(&rows)
-        .on_conflict((s::user_id, s::skill_id))
-        .do_update()
-        .set((
-            s::mastery_level
-                .eq(case_when(newer, excluded(s::mastery_level)).otherwise(s::mastery_level)),
-            s::last_assessed_at.eq(greatest(s::last_assessed_at, excluded(s::last_assessed_at))),
-            s::acquired_at.eq(least(s::acquired_at, excluded(s::acquired_at))),
-            s::mastered_at.eq(least(s::mastered_at, excluded(s::mastered_at))),
-        ))
-        .execute(conn)
-        .await?;
+    prepared(
+        diesel::sql_query(include_str!("sql/upsert_skills.sql"))
+            .bind::<Array<SqlUuid>, _>(column(&rows, |(k, _)| k.0))
+            .bind::<Array<SqlUuid>, _>(column(&rows, |(k, _)| k.1))
+            .bind::<Array<SqlUuid>, _>(column(&rows, |(_, d)| d.organization_id))
+            .bind::<Array<Float8>, _>(column(&rows, |(_, d)| d.mastery))
+            .bind::<Array<Timestamptz>, _>(column(&rows, |(_, d)| d.first_at))
+            .bind::<Array<Nullable<Timestamptz>>, _>(column(&rows, |(_, d)| d.mastered_at))
+            .bind::<Array<Timestamptz>, _>(column(&rows, |(_, d)| d.latest_at)),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -22,30 +22,85 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
+/// Group size bucket bounds, events per ingestion transaction.
+const GROUP_BUCKETS: [f64; 11] = [
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1000.0,
+];
+
+/// A cumulative histogram over `N` bucket bounds.
+struct Histogram<const N: usize> {
+    bounds: &'static [f64; N],
+    counts: [u64; N],
     sum: f64,
     total: u64,
 }
 
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                self.counts[i] += 1;
+impl<const N: usize> Histogram<N> {
+    const fn new(bounds: &'static [f64; N]) -> Self {
+        Histogram {
+            bounds,
+            counts: [0; N],
+            sum: 0.0,
+            total: 0,
+        }
+    }
+
+    fn observe(&mut self, value: f64) {
+        for (count, bound) in self.counts.iter_mut().zip(self.bounds) {
+            if value <= *bound {
+                *count += 1;
             }
         }
-        self.sum += seconds;
+        self.sum += value;
         self.total += 1;
     }
+
+    /// The exposition lines of the histogram `name` with `labels`
+    /// (`key="value"` pairs, comma-separated, or empty).
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (bound, count) in self.bounds.iter().zip(self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.total
+        );
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.total);
+    }
+}
+
+type Latency = Histogram<{ BUCKETS.len() }>;
+type Groups = Histogram<{ GROUP_BUCKETS.len() }>;
+
+impl Default for Latency {
+    fn default() -> Self {
+        Histogram::new(&BUCKETS)
+    }
+}
+
+impl Default for Groups {
+    fn default() -> Self {
+        Histogram::new(&GROUP_BUCKETS)
+    }
+}
+
+/// Which ingestion path formed a transaction's group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupPath {
+    /// Unary PublishEvent calls gathered by the group commit.
+    Unary,
+    /// One batch of a PublishEvents stream.
+    Stream,
 }
 
 #[derive(Default)]
 struct Method {
     /// code -> count
     codes: BTreeMap<&'static str, u64>,
-    latency: Histogram,
+    latency: Latency,
 }
 
 #[derive(Default)]
@@ -56,6 +111,9 @@ struct Inner {
     events: BTreeMap<&'static str, u64>,
     /// People whose streak a committed batch resumed / replayed.
     streaks: crate::db::ingest::Streaks,
+    /// Events per ingestion transaction, unary and streamed.
+    unary_groups: Groups,
+    stream_groups: Groups,
 }
 
 /// The process's metrics.
@@ -87,6 +145,16 @@ impl Metrics {
         *self.lock().events.entry(outcome).or_default() += 1;
     }
 
+    /// One ingestion transaction of `events` events, formed by `path`.
+    pub fn group(&self, path: GroupPath, events: usize) {
+        let mut inner = self.lock();
+        let groups = match path {
+            GroupPath::Unary => &mut inner.unary_groups,
+            GroupPath::Stream => &mut inner.stream_groups,
+        };
+        groups.observe(events as f64);
+    }
+
     /// How a committed batch computed its people's streaks.
     pub fn streaks(&self, batch: crate::db::ingest::Streaks) {
         let mut inner = self.lock();
@@ -116,29 +184,21 @@ impl Metrics {
         out +=
             "# HELP stride_rpc_duration_seconds Time to the response (headers) of a gRPC call.\n";
         out += "# TYPE stride_rpc_duration_seconds histogram\n";
-        for (method, h) in inner.methods.iter().map(|(name, m)| (name, &m.latency)) {
-            for (bound, count) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(
-                    out,
-                    "stride_rpc_duration_seconds_bucket{{method=\"{method}\",le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "stride_rpc_duration_seconds_bucket{{method=\"{method}\",le=\"+Inf\"}} {}",
-                h.total
-            );
-            let _ = writeln!(
-                out,
-                "stride_rpc_duration_seconds_sum{{method=\"{method}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "stride_rpc_duration_seconds_count{{method=\"{method}\"}} {}",
-                h.total
+        for (method, m) in &inner.methods {
+            m.latency.render(
+                &mut out,
+                "stride_rpc_duration_seconds",
+                &format!("method=\"{method}\""),
             );
         }
+        out += "# HELP stride_ingest_group_size Events per ingestion transaction: unary calls the group commit gathered, or one stream batch.\n";
+        out += "# TYPE stride_ingest_group_size histogram\n";
+        inner
+            .unary_groups
+            .render(&mut out, "stride_ingest_group_size", "path=\"unary\"");
+        inner
+            .stream_groups
+            .render(&mut out, "stride_ingest_group_size", "path=\"stream\"");
         out += "# HELP stride_events_ingested_total Events received, by outcome.\n";
         out += "# TYPE stride_events_ingested_total counter\n";
         for (outcome, n) in &inner.events {
@@ -242,6 +302,9 @@ mod tests {
         m.request("/a.B/C", tonic::Code::Ok, Duration::from_millis(30));
         m.request("/a.B/C", tonic::Code::NotFound, Duration::from_millis(1));
         m.event("accepted");
+        m.group(GroupPath::Unary, 1);
+        m.group(GroupPath::Unary, 12);
+        m.group(GroupPath::Stream, 500);
         m.streaks(crate::db::ingest::Streaks {
             resumed: 5,
             replayed: 1,
@@ -278,6 +341,12 @@ mod tests {
             text.contains("stride_rpc_duration_seconds_bucket{method=\"/a.B/C\",le=\"+Inf\"} 3")
         );
         assert!(text.contains("stride_events_ingested_total{outcome=\"accepted\"} 1"));
+        // A group of 12 is above 8 and within 16.
+        assert!(text.contains("stride_ingest_group_size_bucket{path=\"unary\",le=\"8\"} 1\n"));
+        assert!(text.contains("stride_ingest_group_size_bucket{path=\"unary\",le=\"16\"} 2\n"));
+        assert!(text.contains("stride_ingest_group_size_sum{path=\"unary\"} 13\n"));
+        assert!(text.contains("stride_ingest_group_size_bucket{path=\"stream\",le=\"256\"} 0\n"));
+        assert!(text.contains("stride_ingest_group_size_count{path=\"stream\"} 1\n"));
         assert!(text.contains("stride_streak_updates_total{path=\"resumed\"} 7\n"));
         assert!(text.contains("stride_streak_updates_total{path=\"replayed\"} 1\n"));
         assert!(text.contains("stride_db_pool_connections{state=\"open\"} 3"));

@@ -49,3 +49,33 @@ async fn schema_rs_matches_the_migrations() {
          `STRIDE_BLESS_SCHEMA=1 cargo test --test integration schema` and review the diff"
     );
 }
+
+/// The raw statements of `src/db/sql/` (fixed texts over arrays, kept
+/// prepared) are outside diesel's compile-time check: each must still
+/// parse, name existing tables and columns, and type-check against the
+/// migrated schema, which `PREPARE` verifies without running it.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_raw_statement_prepares_against_the_migrated_schema() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let db = TestDb::migrated().await;
+    let mut conn = AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("connect");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/db/sql");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("src/db/sql")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "the raw statements: {files:?}");
+    for (n, file) in files.iter().enumerate() {
+        let sql = std::fs::read_to_string(file).expect("read");
+        if let Err(err) = conn
+            .batch_execute(&format!("PREPARE raw_{n} AS {sql}"))
+            .await
+        {
+            panic!("{} does not prepare: {err}", file.display());
+        }
+    }
+}

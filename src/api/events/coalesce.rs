@@ -1,20 +1,24 @@
-//! Group commit for unary PublishEvent: calls that arrive while others are
-//! being applied wait in one queue, and a few workers apply what has
-//! gathered as one transaction per caller identity. One event per
-//! transaction costs ~30 planned statements; a group of N shares them.
+//! Group commit for unary PublishEvent: calls wait in one queue per caller
+//! identity, and a few workers each take *everything* waiting for one
+//! identity (up to the batch size) as one transaction. An identity has at
+//! most [`IN_FLIGHT_PER_IDENTITY`] transactions at a time: while they
+//! commit, its next calls gather, so 16 producers of one service make
+//! groups of about 16/`IN_FLIGHT_PER_IDENTITY`, not of one (which is what
+//! four workers racing for each call made). Other identities use the other
+//! workers meanwhile.
 //!
 //! Each call still gets its own outcome (a refused event is isolated by
 //! [`ingest::apply`], a failed transaction fails only its group). A call
 //! given up by its client (deadline, cancellation) may still be applied
 //! with its group: receipts make the client's retry a duplicate, so
 //! nothing is applied twice; one given up while it still waits is not
-//! applied at all. A lone call waits for nothing: a worker that
-//! is idle takes it at once.
+//! applied at all. A lone call waits for nothing: an idle worker takes it
+//! at once.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use tonic::Status;
 use uuid::Uuid;
 
@@ -23,92 +27,207 @@ use crate::api::AppState;
 use crate::auth::AuthContext;
 use crate::db::ingest::Outcome;
 use crate::db::tenant::DbIdentity;
+use crate::metrics::GroupPath;
 
-/// How many calls may wait for a worker before new ones wait to queue.
+/// How many calls may wait in all before new ones wait to queue.
 const QUEUE: usize = 4096;
+
+/// Transactions one identity may have at once. Two: one commits (its WAL
+/// flush) while the next computes, and groups stay about half the
+/// identity's waiting calls. Measured in docs/benchmarks.md.
+pub const IN_FLIGHT_PER_IDENTITY: usize = 2;
 
 /// One waiting call.
 struct Pending {
     ctx: AuthContext,
     event: Checked,
     reply: oneshot::Sender<Result<Outcome, Status>>,
+    /// Its place in the bounded queue, freed once it is answered.
+    _room: OwnedSemaphorePermit,
 }
 
-/// The queue of unary events and its workers.
+/// Who a transaction runs as: calls share one only when this is equal.
+type GroupKey = (DbIdentity, Option<Uuid>);
+
+/// The calls of one identity that wait, and its transactions in flight.
+struct Waiting<T> {
+    calls: VecDeque<T>,
+    in_flight: usize,
+}
+
+impl<T> Default for Waiting<T> {
+    fn default() -> Self {
+        Waiting {
+            calls: VecDeque::new(),
+            in_flight: 0,
+        }
+    }
+}
+
+/// Every identity's queue (`K` an identity, `T` a call), and the order
+/// identities are served in.
+struct Queues<K, T> {
+    by_key: HashMap<K, Waiting<T>>,
+    /// Identities with calls waiting, oldest first.
+    turn: VecDeque<K>,
+    closed: bool,
+}
+
+impl<K, T> Default for Queues<K, T> {
+    fn default() -> Self {
+        Queues {
+            by_key: HashMap::new(),
+            turn: VecDeque::new(),
+            closed: false,
+        }
+    }
+}
+
+impl<K: Clone + Eq + std::hash::Hash, T> Queues<K, T> {
+    fn push(&mut self, key: K, pending: T) {
+        let waiting = self.by_key.entry(key.clone()).or_default();
+        if waiting.calls.is_empty() {
+            self.turn.push_back(key);
+        }
+        waiting.calls.push_back(pending);
+    }
+
+    /// Takes everything waiting (up to `max_group`) for the first identity
+    /// in turn that may start another transaction.
+    fn take(&mut self, max_group: usize) -> Option<(K, Vec<T>)> {
+        let at = self.turn.iter().position(|key| {
+            self.by_key
+                .get(key)
+                .is_some_and(|w| w.in_flight < IN_FLIGHT_PER_IDENTITY)
+        })?;
+        let key = self.turn.remove(at)?;
+        let waiting = self.by_key.get_mut(&key)?;
+        let n = waiting.calls.len().min(max_group);
+        let group: Vec<T> = waiting.calls.drain(..n).collect();
+        waiting.in_flight += 1;
+        if !waiting.calls.is_empty() {
+            // More than a group waited: the rest goes to the back.
+            self.turn.push_back(key.clone());
+        }
+        Some((key, group))
+    }
+
+    /// A transaction of `key` finished.
+    fn done(&mut self, key: &K) {
+        if let Some(waiting) = self.by_key.get_mut(key) {
+            waiting.in_flight -= 1;
+            if waiting.in_flight == 0 && waiting.calls.is_empty() {
+                self.by_key.remove(key);
+            }
+        }
+    }
+}
+
+struct Shared {
+    queues: Mutex<Queues<GroupKey, Pending>>,
+    /// Signalled when a call arrives or an identity's transaction ends.
+    work: Notify,
+    room: Arc<Semaphore>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queues<GroupKey, Pending>> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Stops the workers when the last handle goes.
+struct Handle(Arc<Shared>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.work.notify_waiters();
+    }
+}
+
+/// The queues of unary events and their workers.
 #[derive(Clone)]
 pub struct Coalescer {
-    queue: mpsc::Sender<Pending>,
+    handle: Arc<Handle>,
 }
 
 impl Coalescer {
     /// Starts `workers` workers, each applying up to `max_group` events
     /// per transaction.
     pub fn start(state: AppState, workers: usize, max_group: usize) -> Self {
-        let (queue, rx) = mpsc::channel(QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
+        let shared = Arc::new(Shared {
+            queues: Mutex::new(Queues::default()),
+            work: Notify::new(),
+            room: Arc::new(Semaphore::new(QUEUE)),
+        });
         for _ in 0..workers.max(1) {
-            tokio::spawn(work(state.clone(), rx.clone(), max_group.max(1)));
+            tokio::spawn(work(state.clone(), shared.clone(), max_group.max(1)));
         }
-        Self { queue }
+        Self {
+            handle: Arc::new(Handle(shared)),
+        }
     }
 
-    /// Applies one event with whatever else is waiting; returns its outcome.
+    /// Applies one event with whatever else its identity has waiting;
+    /// returns its outcome.
     pub async fn apply(&self, ctx: AuthContext, event: Checked) -> Result<Outcome, Status> {
-        let (reply, outcome) = oneshot::channel();
         let stopped = || Status::unavailable("the server is shutting down; retry");
-        self.queue
-            .send(Pending { ctx, event, reply })
+        let shared = &self.handle.0;
+        let room = shared
+            .room
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| stopped())?;
+        let (reply, outcome) = oneshot::channel();
+        let key = (DbIdentity::from(&ctx.principal), ctx.org_id());
+        {
+            let mut queues = shared.lock();
+            if queues.closed {
+                return Err(stopped());
+            }
+            queues.push(
+                key,
+                Pending {
+                    ctx,
+                    event,
+                    reply,
+                    _room: room,
+                },
+            );
+        }
+        shared.work.notify_one();
         outcome.await.map_err(|_| stopped())?
     }
 }
 
-/// A worker: takes the first waiting call (waiting for one if none), then
-/// every other already waiting, up to `max_group`; applies them grouped by
-/// caller identity.
-async fn work(state: AppState, rx: Arc<Mutex<mpsc::Receiver<Pending>>>, max_group: usize) {
+/// A worker: takes a group as soon as one may start, applies it, and
+/// tells the others its identity may start another.
+async fn work(state: AppState, shared: Arc<Shared>, max_group: usize) {
     loop {
+        let notified = shared.work.notified();
+        tokio::pin!(notified);
+        // Registered before looking, so a signal sent meanwhile is kept.
+        notified.as_mut().enable();
         let taken = {
-            let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else {
+            let mut queues = shared.lock();
+            if queues.closed {
                 return;
-            };
-            let mut taken = vec![first];
-            while taken.len() < max_group {
-                match rx.try_recv() {
-                    Ok(next) => taken.push(next),
-                    Err(_) => break,
-                }
             }
-            taken
+            queues.take(max_group)
         };
-        for group in by_identity(taken) {
-            apply_group(&state, group).await;
-        }
+        let Some((key, group)) = taken else {
+            notified.await;
+            continue;
+        };
+        // Another group may be ready too (another identity, or the rest of
+        // this one's): pass the signal on.
+        shared.work.notify_one();
+        apply_group(&state, group).await;
+        shared.lock().done(&key);
+        shared.work.notify_one();
     }
-}
-
-/// Who a transaction runs as: calls share one only when this is equal.
-type GroupKey = (DbIdentity, Option<Uuid>);
-
-fn by_identity(taken: Vec<Pending>) -> Vec<Vec<Pending>> {
-    let mut order: Vec<GroupKey> = Vec::new();
-    let mut groups: HashMap<GroupKey, Vec<Pending>> = HashMap::new();
-    for pending in taken {
-        let key = (
-            DbIdentity::from(&pending.ctx.principal),
-            pending.ctx.org_id(),
-        );
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
-        }
-        groups.entry(key).or_default().push(pending);
-    }
-    order
-        .into_iter()
-        .filter_map(|key| groups.remove(&key))
-        .collect()
 }
 
 async fn apply_group(state: &AppState, group: Vec<Pending>) {
@@ -119,6 +238,7 @@ async fn apply_group(state: &AppState, group: Vec<Pending>) {
         return;
     };
     let ctx = first.ctx.clone();
+    state.metrics.group(GroupPath::Unary, group.len());
     let (events, replies): (Vec<Checked>, Vec<_>) =
         group.into_iter().map(|p| (p.event, p.reply)).unzip();
     match ingest::apply(state, &ctx, events).await {
@@ -135,5 +255,60 @@ async fn apply_group(state: &AppState, group: Vec<Pending>) {
                 let _ = reply.send(Err(status.clone()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queues(calls: &[(char, u32)]) -> Queues<char, u32> {
+        let mut q = Queues::default();
+        for (key, call) in calls {
+            q.push(*key, *call);
+        }
+        q
+    }
+
+    #[test]
+    fn a_worker_takes_everything_its_identity_has_waiting() {
+        let mut q = queues(&[('a', 1), ('b', 10), ('a', 2), ('a', 3)]);
+        assert_eq!(q.take(500), Some(('a', vec![1, 2, 3])));
+        assert_eq!(q.take(500), Some(('b', vec![10])));
+        assert_eq!(q.take(500), None);
+    }
+
+    #[test]
+    fn an_identity_has_at_most_its_transactions_in_flight_while_its_next_group_gathers() {
+        let mut q = queues(&[('a', 1)]);
+        for n in 0..IN_FLIGHT_PER_IDENTITY as u32 {
+            q.push('a', 100 + n);
+            assert!(q.take(500).is_some());
+        }
+        q.push('a', 7);
+        q.push('a', 8);
+        q.push('b', 9);
+        // 'a' may not start another: 'b' goes first, 'a' keeps gathering.
+        assert_eq!(q.take(500), Some(('b', vec![9])));
+        assert_eq!(q.take(500), None);
+        q.push('a', 10);
+        q.done(&'a');
+        assert_eq!(q.take(500), Some(('a', vec![7, 8, 10])));
+    }
+
+    #[test]
+    fn a_group_is_at_most_the_batch_size_and_the_rest_waits_its_turn() {
+        let mut q = queues(&[('a', 1), ('a', 2), ('a', 3), ('b', 4)]);
+        assert_eq!(q.take(2), Some(('a', vec![1, 2])));
+        assert_eq!(q.take(2), Some(('b', vec![4])));
+        assert_eq!(q.take(2), Some(('a', vec![3])));
+    }
+
+    #[test]
+    fn a_finished_identity_leaves_no_state_behind() {
+        let mut q = queues(&[('a', 1)]);
+        assert!(q.take(500).is_some());
+        q.done(&'a');
+        assert!(q.by_key.is_empty() && q.turn.is_empty());
     }
 }

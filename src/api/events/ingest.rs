@@ -382,6 +382,9 @@ async fn run_stream(
             })
             .collect();
         let checked = batch.iter().map(|m| check(m.event.as_ref())).collect();
+        state
+            .metrics
+            .group(crate::metrics::GroupPath::Stream, batch.len());
         match apply(&state, &ctx, checked).await {
             Ok(outcomes) => {
                 for (event_id, outcome) in ids.iter().zip(outcomes) {

@@ -6,7 +6,6 @@
 pub mod course;
 pub mod department;
 pub mod enrollment;
-pub mod learning_event;
 pub mod learning_path;
 pub mod organization;
 pub mod preferences;
