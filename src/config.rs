@@ -230,9 +230,10 @@ pub struct Limits {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub ingest_batch_size: u32,
 
-    /// Workers applying unary PublishEvent calls: calls that arrive while
-    /// the workers are busy share the next transaction (group commit), so
-    /// a few workers keep up with many producers.
+    /// Workers applying unary PublishEvent calls: a worker takes
+    /// everything one caller identity has waiting as one transaction
+    /// (group commit), at most two per identity at once, so a few workers
+    /// keep up with many producers.
     #[arg(long, env = "STRIDE_INGEST_WORKERS", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub ingest_workers: u32,
