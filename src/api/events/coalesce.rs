@@ -42,7 +42,8 @@ struct Pending {
     ctx: AuthContext,
     event: Checked,
     reply: oneshot::Sender<Result<Outcome, Status>>,
-    /// Its place in the bounded queue, freed once it is answered.
+    /// Its place in the bounded queue of waiting calls, freed when its
+    /// group is taken apart for the transaction (not when answered).
     _room: OwnedSemaphorePermit,
 }
 
