@@ -14,7 +14,7 @@ use diesel::sql_types::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::prepared::prepared;
+use crate::db::prepared::{column, prepared};
 use uuid::Uuid;
 
 use crate::db::gamification::{self, BatchEvent, Paid};
@@ -22,6 +22,7 @@ use crate::db::schema::{analytics_cache, event_receipts, learning_paths, lessons
 use crate::domain::FieldViolation;
 use crate::domain::derive::{Derived, Placed};
 use crate::domain::events::{Payload, ValidEvent};
+use crate::domain::gamification::engine::LearningDays;
 use crate::domain::references::{Catalog, Mentioned, place};
 
 /// What became of one event.
@@ -129,16 +130,29 @@ pub async fn apply_counted(
 
     let mut streaks = Streaks::default();
     if !accepted.is_empty() {
-        insert_events(conn, &accepted).await?;
-        insert_assessments(conn, &accepted).await?;
         let derived = Derived::from_events(accepted.iter().map(|c| Placed {
             event: c.event,
             organization_id: c.organization_id,
             local_date: c.local_date,
         }));
-        let days = upsert_days(conn, &derived).await?;
-        upsert_enrollments(conn, &derived).await?;
-        upsert_skills(conn, &derived).await?;
+        // One round: the raw log and every merge, sent together.
+        let c: &AsyncPgConnection = conn;
+        let (events, assessments, days, enrollments, skills, forgotten) = futures::join!(
+            insert_events(c, &accepted),
+            insert_assessments(c, &accepted),
+            upsert_days(c, &derived),
+            upsert_enrollments(c, &derived),
+            upsert_skills(c, &derived),
+            forget_personal_analytics(c, &accepted),
+        );
+        // The first failure is the cause; the later statements only found
+        // the transaction aborted.
+        events?;
+        assessments?;
+        let days = days?;
+        enrollments?;
+        skills?;
+        forgotten?;
         // Awards last: they read the state the merges above produced.
         let batch: Vec<BatchEvent<'_>> = accepted
             .iter()
@@ -154,7 +168,6 @@ pub async fn apply_counted(
             resumed: plan.resumed,
             replayed: plan.after.len() - plan.resumed,
         };
-        forget_personal_analytics(conn, &accepted).await?;
         for (candidate, paid) in accepted.iter().zip(paid) {
             outcomes[candidate.index] = Some(Outcome::Accepted(paid));
         }
@@ -170,14 +183,14 @@ pub async fn apply_counted(
 /// them go (in the same transaction, so no reader sees the event without
 /// the invalidation). Aggregates over groups keep their TTL.
 async fn forget_personal_analytics(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     accepted: &[&Candidate<'_>],
 ) -> QueryResult<()> {
     let mut people: Vec<Uuid> = accepted.iter().map(|c| c.event.user_id).collect();
     people.sort_unstable();
     people.dedup();
     diesel::delete(analytics_cache::table.filter(analytics_cache::user_id.eq_any(&people)))
-        .execute(conn)
+        .execute(&mut conn)
         .await
         .map(|_| ())
 }
@@ -193,15 +206,61 @@ struct Candidate<'a> {
     fingerprint: Vec<u8>,
 }
 
-/// The catalogue rows the batch mentions, as the caller may see them.
-async fn load_catalog(conn: &mut AsyncPgConnection, ids: &Mentioned) -> QueryResult<Catalog> {
+/// The catalogue rows the batch mentions, as the caller may see them:
+/// one round, every kind of row sent together.
+async fn load_catalog(conn: &AsyncPgConnection, ids: &Mentioned) -> QueryResult<Catalog> {
+    use crate::db::schema::courses;
+    let (people, courses, lessons, skills, paths) = futures::join!(
+        async {
+            users::table
+                .filter(users::id.eq_any(&ids.users))
+                .select((users::id, users::organization_id, users::time_zone))
+                .load::<(Uuid, Uuid, String)>(&mut { conn })
+                .await
+        },
+        async {
+            if ids.courses.is_empty() {
+                return Ok(Vec::new());
+            }
+            courses::table
+                .filter(courses::id.eq_any(&ids.courses))
+                .select((courses::id, courses::organization_id))
+                .load::<(Uuid, Uuid)>(&mut { conn })
+                .await
+        },
+        async {
+            if ids.lessons.is_empty() {
+                return Ok(Vec::new());
+            }
+            lessons::table
+                .filter(lessons::id.eq_any(&ids.lessons))
+                .select((lessons::id, lessons::course_id))
+                .load::<(Uuid, Uuid)>(&mut { conn })
+                .await
+        },
+        async {
+            if ids.skills.is_empty() {
+                return Ok(Vec::new());
+            }
+            skills::table
+                .filter(skills::id.eq_any(&ids.skills))
+                .select((skills::id, skills::organization_id))
+                .load::<(Uuid, Option<Uuid>)>(&mut { conn })
+                .await
+        },
+        async {
+            if ids.paths.is_empty() {
+                return Ok(Vec::new());
+            }
+            learning_paths::table
+                .filter(learning_paths::id.eq_any(&ids.paths))
+                .select((learning_paths::id, learning_paths::organization_id))
+                .load::<(Uuid, Uuid)>(&mut { conn })
+                .await
+        },
+    );
     let mut catalog = Catalog::default();
-    let people: Vec<(Uuid, Uuid, String)> = users::table
-        .filter(users::id.eq_any(&ids.users))
-        .select((users::id, users::organization_id, users::time_zone))
-        .load(conn)
-        .await?;
-    for (id, org, zone) in people {
+    for (id, org, zone) in people? {
         // time_zones holds PostgreSQL's names; a zone chrono-tz lacks (newer
         // tzdata) falls back to UTC rather than refusing the person's events.
         let zone = zone.parse().unwrap_or_else(|_| {
@@ -210,43 +269,10 @@ async fn load_catalog(conn: &mut AsyncPgConnection, ids: &Mentioned) -> QueryRes
         });
         catalog.users.insert(id, (org, zone));
     }
-    if !ids.courses.is_empty() {
-        use crate::db::schema::courses;
-        catalog.courses = courses::table
-            .filter(courses::id.eq_any(&ids.courses))
-            .select((courses::id, courses::organization_id))
-            .load::<(Uuid, Uuid)>(conn)
-            .await?
-            .into_iter()
-            .collect();
-    }
-    if !ids.lessons.is_empty() {
-        catalog.lessons = lessons::table
-            .filter(lessons::id.eq_any(&ids.lessons))
-            .select((lessons::id, lessons::course_id))
-            .load::<(Uuid, Uuid)>(conn)
-            .await?
-            .into_iter()
-            .collect();
-    }
-    if !ids.skills.is_empty() {
-        catalog.skills = skills::table
-            .filter(skills::id.eq_any(&ids.skills))
-            .select((skills::id, skills::organization_id))
-            .load::<(Uuid, Option<Uuid>)>(conn)
-            .await?
-            .into_iter()
-            .collect();
-    }
-    if !ids.paths.is_empty() {
-        catalog.paths = learning_paths::table
-            .filter(learning_paths::id.eq_any(&ids.paths))
-            .select((learning_paths::id, learning_paths::organization_id))
-            .load::<(Uuid, Uuid)>(conn)
-            .await?
-            .into_iter()
-            .collect();
-    }
+    catalog.courses = courses?.into_iter().collect();
+    catalog.lessons = lessons?.into_iter().collect();
+    catalog.skills = skills?.into_iter().collect();
+    catalog.paths = paths?.into_iter().collect();
     Ok(catalog)
 }
 
@@ -292,11 +318,6 @@ struct ReceiptRow {
     event_id: String,
 }
 
-/// One field of every row, as the array a fixed-text statement binds.
-fn column<R, T>(rows: &[R], field: impl Fn(&R) -> T) -> Vec<T> {
-    rows.iter().map(field).collect()
-}
-
 /// Fingerprints of receipts stored before this batch, for the candidates
 /// whose receipt already existed.
 async fn stored_fingerprints(
@@ -330,7 +351,7 @@ async fn stored_fingerprints(
 }
 
 async fn insert_events(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     accepted: &[&Candidate<'_>],
 ) -> QueryResult<()> {
     let payloads: Vec<serde_json::Value> =
@@ -350,7 +371,7 @@ async fn insert_events(
             .bind::<Array<Nullable<SqlUuid>>, _>(column(accepted, |c| c.event.payload.skill_id()))
             .bind::<Array<Jsonb>, _>(payloads),
     )
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }
@@ -367,7 +388,7 @@ struct AssessmentRow<'a> {
 }
 
 async fn insert_assessments(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     accepted: &[&Candidate<'_>],
 ) -> QueryResult<()> {
     let rows: Vec<AssessmentRow<'_>> = accepted
@@ -405,7 +426,7 @@ async fn insert_assessments(
             .bind::<Array<Timestamptz>, _>(column(&rows, |r| r.graded_at))
             .bind::<Array<Text>, _>(column(&rows, |r| r.source_event_id)),
     )
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }
@@ -413,13 +434,10 @@ async fn insert_assessments(
 /// Adds each day's delta to the stored day: counts add up, first/last
 /// times take the earlier/later. Returns the learning days as merged (the
 /// streak goes on from them without reading the person's history).
-async fn upsert_days(
-    conn: &mut AsyncPgConnection,
-    derived: &Derived,
-) -> QueryResult<gamification::LearningDays> {
+async fn upsert_days(mut conn: &AsyncPgConnection, derived: &Derived) -> QueryResult<LearningDays> {
     let days: Vec<_> = derived.days.iter().collect();
     if days.is_empty() {
-        return Ok(gamification::LearningDays::new());
+        return Ok(LearningDays::new());
     }
     let merged: Vec<DayMerged> = prepared(
         diesel::sql_query(include_str!("sql/upsert_days.sql"))
@@ -434,7 +452,7 @@ async fn upsert_days(
             .bind::<Array<Int4>, _>(column(&days, |(_, d)| d.logins))
             .bind::<Array<Int4>, _>(column(&days, |(_, d)| d.session_seconds)),
     )
-    .load(conn)
+    .load(&mut conn)
     .await?;
     Ok(gamification::learning_days(
         merged
@@ -460,7 +478,7 @@ const ENROLLMENT_NAMESPACE: Uuid = Uuid::from_u128(0x5d1a_4a5e_e7e0_4e11_8000_00
 
 /// Creates or advances enrollments: enrolled at the earliest event,
 /// progress only upwards, completed at the earliest completion.
-async fn upsert_enrollments(conn: &mut AsyncPgConnection, derived: &Derived) -> QueryResult<()> {
+async fn upsert_enrollments(mut conn: &AsyncPgConnection, derived: &Derived) -> QueryResult<()> {
     let rows: Vec<_> = derived.enrollments.iter().collect();
     if rows.is_empty() {
         return Ok(());
@@ -489,14 +507,14 @@ async fn upsert_enrollments(conn: &mut AsyncPgConnection, derived: &Derived) -> 
             .bind::<Array<Nullable<Timestamptz>>, _>(column(&rows, |(_, d)| d.last_progress_at))
             .bind::<Array<Nullable<Timestamptz>>, _>(column(&rows, |(_, d)| d.completed_at)),
     )
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }
 
 /// Merges skill observations: the latest one sets the mastery (ties: the
 /// higher), acquired and mastered keep their earliest time.
-async fn upsert_skills(conn: &mut AsyncPgConnection, derived: &Derived) -> QueryResult<()> {
+async fn upsert_skills(mut conn: &AsyncPgConnection, derived: &Derived) -> QueryResult<()> {
     let rows: Vec<_> = derived.skills.iter().collect();
     if rows.is_empty() {
         return Ok(());
@@ -511,7 +529,7 @@ async fn upsert_skills(conn: &mut AsyncPgConnection, derived: &Derived) -> Query
             .bind::<Array<Nullable<Timestamptz>>, _>(column(&rows, |(_, d)| d.mastered_at))
             .bind::<Array<Timestamptz>, _>(column(&rows, |(_, d)| d.latest_at)),
     )
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }

@@ -44,3 +44,8 @@ impl<Q> QueryId for Prepared<Q> {
 impl<Q: Query> Query for Prepared<Q> {
     type SqlType = Q::SqlType;
 }
+
+/// One field of every row, as the array a fixed-text statement binds.
+pub fn column<'a, R, T>(rows: &'a [R], field: impl Fn(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(field).collect()
+}

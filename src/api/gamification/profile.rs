@@ -8,11 +8,12 @@ use uuid::Uuid;
 use super::mapping;
 use crate::api::{ApiError, AppState, caller_user, enforce, paging, uuid_or};
 use crate::auth::{AuthContext, Principal, Role};
-use crate::db::gamification::{PointsRow, counters_of, points_of};
+use crate::db::models::user_points::{PointsRow, points_of};
 use crate::db::schema::{achievements, point_transactions, user_achievements, users};
 use crate::domain::access;
 use crate::domain::gamification::achievements::{Criterion, MAX_CRITERIA_BYTES};
 use crate::domain::gamification::levels::level_info;
+use crate::domain::gamification::standing::counters_of;
 use crate::domain::gamification::streaks::MILESTONES;
 use crate::proto::gamification::v1 as pb;
 

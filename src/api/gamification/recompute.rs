@@ -10,9 +10,11 @@ use uuid::Uuid;
 
 use crate::api::{ApiError, AppState, enforce};
 use crate::auth::{AuthContext, Principal, Role};
-use crate::db::gamification::{self, PointsRow};
+use crate::db::gamification;
+use crate::db::models::user_points::PointsRow;
 use crate::db::schema::users;
 use crate::domain::access;
+use crate::domain::gamification::engine::Plan;
 use crate::proto::gamification::v1 as pb;
 use crate::proto::gamification::v1::recompute_gamification_request::Target;
 
@@ -100,7 +102,7 @@ async fn people(
 }
 
 /// The people whose stored state the plan changes, with each change.
-pub fn differences_of(plan: &gamification::Plan) -> Vec<pb::RecomputeDifference> {
+pub fn differences_of(plan: &Plan) -> Vec<pb::RecomputeDifference> {
     let mut earned: HashMap<Uuid, Vec<&str>> = HashMap::new();
     for (user, id) in plan.earned() {
         earned.entry(user).or_default().push(id);

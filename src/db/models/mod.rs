@@ -11,6 +11,7 @@ pub mod organization;
 pub mod preferences;
 pub mod skill;
 pub mod user;
+pub mod user_points;
 
 use std::collections::HashMap;
 

@@ -4,7 +4,9 @@
 pub mod achievements;
 pub mod boards;
 pub mod cap;
+pub mod engine;
 pub mod ledger;
 pub mod levels;
 pub mod periods;
+pub mod standing;
 pub mod streaks;
