@@ -126,7 +126,7 @@ async fn plan(
         read::mastered(conn, &ids),
         read::org_zones(conn, &orgs),
         read::domains_mastered(conn, &skills_touched),
-        lessons_when(conn, lessons_of),
+        read::lessons_completed(conn, lessons_of),
         read::achievements(conn, &orgs),
         read::held(conn, &ids),
     );
@@ -212,12 +212,4 @@ async fn plan(
     );
     plan.existing = existing;
     Ok(plan)
-}
-
-/// Lessons recounted for `users` (none asked: nothing read).
-async fn lessons_when(conn: &AsyncPgConnection, users: &[Uuid]) -> QueryResult<HashMap<Uuid, i32>> {
-    if users.is_empty() {
-        return Ok(HashMap::new());
-    }
-    read::lessons_completed(conn, users).await
 }

@@ -352,6 +352,9 @@ pub async fn lessons_completed(
     users: &[Uuid],
 ) -> QueryResult<HashMap<Uuid, i32>> {
     use diesel::dsl::sum;
+    if users.is_empty() {
+        return Ok(HashMap::new());
+    }
     let rows: Vec<(Uuid, Option<i64>)> = daily_activity::table
         .filter(daily_activity::user_id.eq_any(users))
         .group_by(daily_activity::user_id)

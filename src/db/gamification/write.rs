@@ -110,19 +110,18 @@ async fn insert_ledger(
     if rows.is_empty() {
         return Ok(());
     }
-    let entry = |f: &dyn Fn(&Entry) -> i32| column(rows, |(_, e)| f(e));
     prepared(
         diesel::sql_query(include_str!("../sql/insert_ledger.sql"))
             .bind::<Array<SqlUuid>, _>(column(rows, |(u, _)| org_of(u)))
             .bind::<Array<SqlUuid>, _>(column(rows, |(u, _)| *u))
             .bind::<Array<Text>, _>(column(rows, |(_, e)| e.rule_id.as_str()))
-            .bind::<Array<Int4>, _>(entry(&|e| e.rule_version))
+            .bind::<Array<Int4>, _>(column(rows, |(_, e)| e.rule_version))
             .bind::<Array<Text>, _>(column(rows, |(_, e)| e.source_key.as_str()))
             .bind::<Array<Nullable<SqlUuid>>, _>(column(rows, |(_, e)| e.course_id))
             .bind::<Array<Timestamptz>, _>(column(rows, |(_, e)| e.occurred_at))
             .bind::<Array<Date>, _>(column(rows, |(_, e)| e.local_date))
-            .bind::<Array<Int4>, _>(entry(&|e| e.awarded))
-            .bind::<Array<Int4>, _>(entry(&|e| e.capped))
+            .bind::<Array<Int4>, _>(column(rows, |(_, e)| e.awarded))
+            .bind::<Array<Int4>, _>(column(rows, |(_, e)| e.capped))
             .bind::<Array<Jsonb>, _>(column(rows, |(_, e)| {
                 e.trigger.as_ref().map_or_else(
                     || serde_json::json!({}),

@@ -127,14 +127,6 @@ impl Person<'_> {
         self.events.iter().filter_map(|b| pick(b.event)).collect()
     }
 
-    /// Whether the batch names a skill of this person (their domains may
-    /// have changed).
-    pub fn touches_skills(&self) -> bool {
-        self.events
-            .iter()
-            .any(|b| b.event.payload.skill_id().is_some())
-    }
-
     fn count(&self, kind: Kind) -> i32 {
         self.events
             .iter()
