@@ -275,6 +275,16 @@ pub struct Limits {
     #[arg(long, env = "STRIDE_BOARD_SNAPSHOT_MS", default_value_t = 1_000)]
     pub board_cache_ms: u64,
 
+    /// A token found good (user active, token not revoked, role held) is
+    /// trusted this many milliseconds without asking the database again,
+    /// from when its check started: the most a revocation, deactivation or
+    /// role change made through another replica takes to act here (on the
+    /// replica that makes it, it acts at once). At most 1000; 0 checks on
+    /// every call.
+    #[arg(long, env = "STRIDE_TOKEN_VERDICT_MS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(0..=1_000))]
+    pub token_verdict_ms: u64,
+
     /// Most WatchLeaderboard streams open at once; one more is refused with
     /// RESOURCE_EXHAUSTED.
     #[arg(long, env = "STRIDE_MAX_BOARD_WATCHERS", default_value_t = 1_000)]
@@ -310,6 +320,10 @@ impl Limits {
         Duration::from_secs(self.event_stream_idle_s)
     }
 
+    pub fn token_verdict(&self) -> Duration {
+        Duration::from_millis(self.token_verdict_ms)
+    }
+
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_s)
     }
@@ -331,6 +345,7 @@ impl Default for Limits {
             event_stream_idle_s: 30,
             board_watch_interval_ms: 1_000,
             board_cache_ms: 1_000,
+            token_verdict_ms: 1_000,
             max_board_watchers: 1_000,
         }
     }

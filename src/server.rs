@@ -58,7 +58,12 @@ pub async fn serve(
 
     let max = limits.max_message_bytes;
     let keys = state.keys.clone();
-    let auth = AuthLayer::new(keys, state.pool.clone());
+    let auth = AuthLayer::new(
+        keys,
+        state.pool.clone(),
+        limits.token_verdict(),
+        state.metrics.clone(),
+    );
     let metrics = crate::metrics::MetricsLayer::new(state.metrics.clone());
     // Every service reads gzip-compressed requests and answers in gzip a
     // client that asks for it (grpc-accept-encoding).

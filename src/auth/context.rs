@@ -48,7 +48,7 @@ pub struct AuthContext {
 
 /// A person's token whose database check is still to run: what
 /// `stride_assert_token` is called with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenAssertion {
     pub user_id: Uuid,
     pub jti: Uuid,
@@ -69,6 +69,12 @@ impl AuthContext {
         if self.token.outcome().is_some() {
             return None;
         }
+        self.assertion()
+    }
+
+    /// What a person's token check reads from the token (`None`: a service
+    /// token, checked by its id alone).
+    pub fn assertion(&self) -> Option<TokenAssertion> {
         match &self.principal {
             Principal::User {
                 user_id,

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use http::HeaderMap;
@@ -22,23 +23,37 @@ use super::jwt::{Claims, TokenKeys};
 use super::policy::{Access, policy_for};
 use super::role::Role;
 use super::token_check::Refusal;
+use super::verdicts::{self, VerdictKey, Verdicts};
 use crate::db::{self, PgPool};
+use crate::metrics::{Metrics, TokenVerdict};
 
 /// Metadata key a caller uses to act under another of its roles.
 pub const ROLE_HEADER: &str = "x-stride-role";
 
-/// Builds [`AuthService`]s sharing one set of keys and the pool used to
+/// Builds [`AuthService`]s sharing one set of keys, the pool used to
 /// check that a token is still good (user active, token not revoked, role
-/// still held).
+/// still held), and the good verdicts of the last `fresh_for`.
 #[derive(Clone)]
 pub struct AuthLayer {
     keys: Arc<TokenKeys>,
     pool: PgPool,
+    verdicts: Arc<Verdicts>,
+    metrics: Arc<Metrics>,
 }
 
 impl AuthLayer {
-    pub fn new(keys: Arc<TokenKeys>, pool: PgPool) -> Self {
-        Self { keys, pool }
+    pub fn new(
+        keys: Arc<TokenKeys>,
+        pool: PgPool,
+        fresh_for: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            keys,
+            pool,
+            verdicts: Arc::new(Verdicts::new(fresh_for)),
+            metrics,
+        }
     }
 }
 
@@ -50,6 +65,8 @@ impl<S> Layer<S> for AuthLayer {
             inner,
             keys: self.keys.clone(),
             pool: self.pool.clone(),
+            verdicts: self.verdicts.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -60,6 +77,8 @@ pub struct AuthService<S> {
     inner: S,
     keys: Arc<TokenKeys>,
     pool: PgPool,
+    verdicts: Arc<Verdicts>,
+    metrics: Arc<Metrics>,
 }
 
 impl<S, B> Service<http::Request<B>> for AuthService<S>
@@ -80,26 +99,56 @@ where
         // The clone that was polled ready is the one that must be called.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        match authorize(&self.keys, req.uri().path(), req.headers()) {
+        let path = req.uri().path();
+        let writes_identity = verdicts::writes_identity(path);
+        match authorize(&self.keys, path, req.headers()) {
             Ok(Some(ctx)) => {
                 let pool = self.pool.clone();
+                let verdicts = self.verdicts.clone();
+                let metrics = self.metrics.clone();
                 Box::pin(async move {
-                    if let Principal::User { role, .. } = ctx.principal {
+                    let key = match ctx.assertion() {
+                        Some(person) => VerdictKey::Person(person),
+                        None => VerdictKey::Service(ctx.claims.jti),
+                    };
+                    // A verdict found good in the last second stands;
+                    // otherwise the check below runs and may be kept.
+                    let ticket = verdicts.lookup(key, Instant::now()).err();
+                    if ticket.is_none() {
+                        ctx.token.record(Ok(()));
+                    }
+                    metrics.token_verdict(match ticket {
+                        None => TokenVerdict::Memory,
+                        Some(_) => TokenVerdict::Database,
+                    });
+                    let response = if let Principal::User { role, .. } = ctx.principal {
                         // A person's token is checked by the call's first
                         // transaction; the answer waits for the outcome.
                         let deferred = ctx.clone();
                         req.extensions_mut().insert(ctx);
                         let response = inner.call(req).await?;
-                        return Ok(match checked(&pool, &deferred, role).await {
-                            Ok(()) => response,
-                            Err(status) => status.into_http(),
-                        });
+                        if let Err(status) = checked(&pool, &deferred, role).await {
+                            return Ok(status.into_http());
+                        }
+                        response
+                    } else {
+                        if ticket.is_some()
+                            && let Err(status) = still_valid(&pool, &ctx).await
+                        {
+                            return Ok(status.into_http());
+                        }
+                        req.extensions_mut().insert(ctx);
+                        inner.call(req).await?
+                    };
+                    if let Some(ticket) = ticket {
+                        verdicts.good(ticket);
                     }
-                    if let Err(status) = still_valid(&pool, &ctx).await {
-                        return Ok(status.into_http());
+                    if writes_identity {
+                        // Answered only once no verdict of this replica
+                        // predates the write.
+                        verdicts.forget_all();
                     }
-                    req.extensions_mut().insert(ctx);
-                    inner.call(req).await
+                    Ok(response)
                 })
             }
             Ok(None) => Box::pin(inner.call(req)),

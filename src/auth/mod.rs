@@ -8,6 +8,7 @@ pub mod password;
 pub mod policy;
 pub mod role;
 pub mod token_check;
+pub mod verdicts;
 
 pub use context::{AuthContext, Principal, TokenAssertion};
 pub use jwt::{Claims, Subject, TokenError, TokenKeys};

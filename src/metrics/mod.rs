@@ -13,6 +13,7 @@ pub use layer::MetricsLayer;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::db::replica::ReplicaStatus;
@@ -116,10 +117,23 @@ struct Inner {
     stream_groups: Groups,
 }
 
+/// Where a call's token verdict came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenVerdict {
+    /// A good verdict of the last second, held in memory.
+    Memory,
+    /// A check against the database (alone or in the call's transaction).
+    Database,
+}
+
 /// The process's metrics.
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// Token verdicts by source: counted on every authenticated call, so
+    /// kept out of the mutex.
+    verdicts_memory: AtomicU64,
+    verdicts_database: AtomicU64,
 }
 
 impl Metrics {
@@ -138,6 +152,15 @@ impl Metrics {
             *m.codes.entry(code_name(code)).or_default() += 1;
             m.latency.observe(took.as_secs_f64());
         }
+    }
+
+    /// One authenticated call's token verdict, by where it came from.
+    pub fn token_verdict(&self, source: TokenVerdict) {
+        let counter = match source {
+            TokenVerdict::Memory => &self.verdicts_memory,
+            TokenVerdict::Database => &self.verdicts_database,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One ingested event: accepted, duplicate, conflict or invalid.
@@ -189,6 +212,18 @@ impl Metrics {
                 &mut out,
                 "stride_rpc_duration_seconds",
                 &format!("method=\"{method}\""),
+            );
+        }
+        out += "# HELP stride_token_verdicts_total Authenticated calls by where their token check was answered: a good verdict held in memory (at most STRIDE_TOKEN_VERDICT_MS old) or the database.\n";
+        out += "# TYPE stride_token_verdicts_total counter\n";
+        for (source, counter) in [
+            ("memory", &self.verdicts_memory),
+            ("database", &self.verdicts_database),
+        ] {
+            let _ = writeln!(
+                out,
+                "stride_token_verdicts_total{{source=\"{source}\"}} {}",
+                counter.load(Ordering::Relaxed)
             );
         }
         out += "# HELP stride_ingest_group_size Events per ingestion transaction: unary calls the group commit gathered, or one stream batch.\n";
@@ -302,6 +337,9 @@ mod tests {
         m.request("/a.B/C", tonic::Code::Ok, Duration::from_millis(30));
         m.request("/a.B/C", tonic::Code::NotFound, Duration::from_millis(1));
         m.event("accepted");
+        m.token_verdict(TokenVerdict::Memory);
+        m.token_verdict(TokenVerdict::Memory);
+        m.token_verdict(TokenVerdict::Database);
         m.group(GroupPath::Unary, 1);
         m.group(GroupPath::Unary, 12);
         m.group(GroupPath::Stream, 500);
@@ -348,6 +386,8 @@ mod tests {
         assert!(text.contains("stride_ingest_group_size_bucket{path=\"stream\",le=\"256\"} 0\n"));
         assert!(text.contains("stride_ingest_group_size_count{path=\"stream\"} 1\n"));
         assert!(text.contains("stride_streak_updates_total{path=\"resumed\"} 7\n"));
+        assert!(text.contains("stride_token_verdicts_total{source=\"memory\"} 2\n"));
+        assert!(text.contains("stride_token_verdicts_total{source=\"database\"} 1\n"));
         assert!(text.contains("stride_streak_updates_total{path=\"replayed\"} 1\n"));
         assert!(text.contains("stride_db_pool_connections{state=\"open\"} 3"));
         assert!(

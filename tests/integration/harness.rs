@@ -218,10 +218,15 @@ impl TestServer {
     }
 
     /// The server on a fresh database with a pool of `size` connections
-    /// that requests wait at most `wait` for.
+    /// that requests wait at most `wait` for, checking every call's token
+    /// in the database (no verdict held in memory).
     pub async fn start_with_pool(size: usize, wait: Duration) -> Self {
         let db = TestDb::migrated().await;
-        Self::serve_reading(&db.url, &db.app_url, None, (size, wait), Limits::default()).await
+        let limits = Limits {
+            token_verdict_ms: 0,
+            ..Limits::default()
+        };
+        Self::serve_reading(&db.url, &db.app_url, None, (size, wait), limits).await
     }
 
     /// The server with its read-only RPCs on the replica at `read_url`

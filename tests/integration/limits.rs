@@ -20,6 +20,8 @@ use crate::ingest_support::count;
 async fn learner_with_deadline_300ms() -> (TestServer, String) {
     let limits = Limits {
         request_timeout_ms: 300,
+        // Every call checks its token in the database (the lock below).
+        token_verdict_ms: 0,
         ..Limits::default()
     };
     let server = TestServer::start_with(limits).await;

@@ -572,3 +572,128 @@ async fn sql_in_string_fields_is_stored_or_refused_as_data() {
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("course_id"), "{}", err.message());
 }
+
+/// The count of `stride_token_verdicts_total` from `source` on `server`.
+async fn verdicts_from(server: &TestServer, source: &str) -> u64 {
+    let text = crate::health::scrape(server).await;
+    let line = format!("stride_token_verdicts_total{{source=\"{source}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {line} in:\n{text}"))
+}
+
+/// How long after `change` returned `call` keeps working on `server`, at
+/// most `limit` (polled every 20 ms); `None` when it still works then.
+async fn works_for(
+    limit: std::time::Duration,
+    mut call: impl AsyncFnMut() -> Result<(), tonic::Status>,
+) -> Option<(std::time::Duration, tonic::Status)> {
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < limit {
+        if let Err(status) = call().await {
+            return Some((started.elapsed(), status));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// Repeated calls with one token are answered from a verdict held in
+/// memory; a logout, a role revocation or a deactivation made through
+/// another replica still stops the token here within the second the
+/// service promises (STRIDE_TOKEN_VERDICT_MS, at most 1 s).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_made_through_another_replica_stops_a_token_within_a_second() {
+    use std::time::Duration;
+    let (server, mut identity, admin_token, user) = setup().await;
+    let replica = server.serve_again(stride::config::Limits::default()).await;
+    let there = IdentityServiceClient::new(replica.channel());
+    let session = |role| {
+        let mut identity = identity.clone();
+        async move {
+            identity
+                .login(login("ada.lovelace@example.com", PASSWORD, role))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let who_am_i = |client: &IdentityServiceClient<Channel>, token: &str| {
+        let (mut client, request) = (client.clone(), authed(WhoAmIRequest::default(), token));
+        async move { client.who_am_i(request).await.map(|_| ()) }
+    };
+
+    // Calls in quick succession: most are answered without a database check.
+    let learner = session(PbRole::Learner).await;
+    let (memory, database) = (
+        verdicts_from(&replica, "memory").await,
+        verdicts_from(&replica, "database").await,
+    );
+    for _ in 0..20 {
+        who_am_i(&there, &learner.access_token).await.unwrap();
+    }
+    let from_memory = verdicts_from(&replica, "memory").await - memory;
+    let from_database = verdicts_from(&replica, "database").await - database;
+    assert_eq!(from_memory + from_database, 20);
+    assert!(
+        from_memory >= 10,
+        "{from_memory} of 20 calls answered from memory"
+    );
+
+    // The bound: the change commits before its call returns; the token then
+    // works on the other replica for less than a second (polling adds a
+    // little).
+    let bound = Duration::from_millis(1_500);
+    let trainer = session(PbRole::Trainer).await;
+    let learner_again = session(PbRole::Learner).await;
+    for token in [&trainer.access_token, &learner_again.access_token] {
+        who_am_i(&there, token).await.expect("held as good there");
+    }
+
+    identity
+        .logout(authed(LogoutRequest::default(), &learner.access_token))
+        .await
+        .unwrap();
+    let (took, status) = works_for(bound, async || {
+        who_am_i(&there, &learner.access_token).await
+    })
+    .await
+    .expect("a token logged out elsewhere is refused");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("revoked"), "{took:?} {status:?}");
+
+    identity
+        .revoke_role(authed(
+            RevokeRoleRequest {
+                user_id: user.id.clone(),
+                role: PbRole::Trainer as i32,
+            },
+            &admin_token,
+        ))
+        .await
+        .unwrap();
+    let (_, status) = works_for(bound, async || {
+        who_am_i(&there, &trainer.access_token).await
+    })
+    .await
+    .expect("a role revoked elsewhere is refused");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+
+    identity
+        .deactivate_user(authed(
+            DeactivateUserRequest {
+                user_id: user.id.clone(),
+            },
+            &admin_token,
+        ))
+        .await
+        .unwrap();
+    let (_, status) = works_for(bound, async || {
+        who_am_i(&there, &learner_again.access_token).await
+    })
+    .await
+    .expect("a user deactivated elsewhere is refused");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("deactivated"), "{status:?}");
+}
