@@ -85,49 +85,46 @@ impl From<ApiError> for Status {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(err: diesel::result::Error) -> Self {
-        use diesel::result::DatabaseErrorKind as K;
-        use diesel::result::Error as E;
-        match err {
-            E::NotFound => ApiError::NotFound("record".into()),
-            E::DatabaseError(K::UniqueViolation, _) => {
+        use crate::db::pg_error::PgError;
+        // The token check folded into BEGIN refused; the auth layer
+        // answers with the precise reason.
+        if crate::auth::token_check::Refusal::raised_in(&err).is_some() {
+            return ApiError::Unauthenticated("the token no longer works".into());
+        }
+        let detail = || match &err {
+            diesel::result::Error::DatabaseError(_, info) => info.message().to_string(),
+            other => other.to_string(),
+        };
+        match PgError::of(&err) {
+            PgError::NotFound => ApiError::NotFound("record".into()),
+            PgError::UniqueViolation => {
                 ApiError::AlreadyExists("a record with the same key already exists".into())
             }
-            // The token check folded into BEGIN refused; the auth layer
-            // answers with the precise reason.
-            ref err if crate::auth::token_check::Refusal::raised_in(err).is_some() => {
-                ApiError::Unauthenticated("the token no longer works".into())
+            PgError::ForeignKeyViolation => {
+                let field = match &err {
+                    diesel::result::Error::DatabaseError(_, info) => {
+                        referring_field(info.table_name(), info.constraint_name())
+                    }
+                    _ => None,
+                };
+                ApiError::invalid(
+                    field.unwrap_or_else(|| "request".into()),
+                    "refers to a record that does not exist or is not visible",
+                )
             }
-            E::DatabaseError(K::ForeignKeyViolation, info) => ApiError::invalid(
-                referring_field(info.table_name(), info.constraint_name())
-                    .unwrap_or_else(|| "request".into()),
-                "refers to a record that does not exist or is not visible",
-            ),
-            // Row-level security refused a write: outside the caller's tenant.
-            E::DatabaseError(_, info) if info.message().contains("row-level security") => {
+            PgError::RowSecurity => {
                 ApiError::PermissionDenied("outside the caller's organization".into())
             }
-            // 22021 / 22P05: a text or JSON value holding U+0000, which
-            // PostgreSQL cannot store. Validation refuses it with its field
-            // where it can; this answers the rest as the caller's mistake.
-            E::DatabaseError(_, info) if holds_nul(info.message()) => ApiError::invalid(
+            // Validation refuses U+0000 with its field where it can; this
+            // answers the rest as the caller's mistake.
+            PgError::NulInText => ApiError::invalid(
                 "request",
                 "a text value must not contain the NUL character (U+0000)",
             ),
-            E::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, info) => {
-                ApiError::Unavailable(info.message().to_string())
-            }
-            // 57014 raised by statement_timeout (diesel has no kind for it;
-            // the message is the server's, in its default English).
-            E::DatabaseError(_, info) if info.message().contains("statement timeout") => {
-                ApiError::DeadlineExceeded(info.message().to_string())
-            }
-            // 40001: a serialization failure, or a read on the replica
-            // cancelled by a conflict with WAL replay. The same call can
-            // succeed when retried.
-            E::DatabaseError(K::SerializationFailure, info) => {
-                ApiError::Unavailable(info.message().to_string())
-            }
-            other => ApiError::Internal(other.to_string()),
+            PgError::Timeout => ApiError::DeadlineExceeded(detail()),
+            // The same call can succeed when retried, or elsewhere.
+            PgError::Retryable | PgError::Unavailable => ApiError::Unavailable(detail()),
+            PgError::OtherConstraint | PgError::Other => ApiError::Internal(err.to_string()),
         }
     }
 }
@@ -143,12 +140,6 @@ fn referring_field(table: Option<&str>, constraint: Option<&str>) -> Option<Stri
         .strip_suffix("_fkey")?;
     let field = columns.strip_prefix("organization_id_").unwrap_or(columns);
     (!field.is_empty()).then(|| field.to_string())
-}
-
-/// PostgreSQL's messages for U+0000 in text (22021) and in JSON (22P05).
-pub fn holds_nul(message: &str) -> bool {
-    message.starts_with("invalid byte sequence for encoding \"UTF8\": 0x00")
-        || message.starts_with("unsupported Unicode escape sequence")
 }
 
 impl From<crate::db::PoolError> for ApiError {

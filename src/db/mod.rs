@@ -10,6 +10,7 @@ pub mod boards;
 pub mod gamification;
 pub mod ingest;
 pub mod models;
+pub mod pg_error;
 pub mod prepared;
 pub mod replica;
 pub mod tenant;

@@ -382,3 +382,74 @@ async fn postgres_paused_past_the_deadline_gives_deadline_exceeded_in_time_and_a
     );
     assert_exactly_once_and_consistent(&cluster.url, &fx, &events).await;
 }
+
+/// A backend lost mid-query on an RPC outside ingestion (the read of a
+/// profile, on a table locked so that the query waits, then the backend
+/// terminated as an operator or a failover would) answers UNAVAILABLE with
+/// no server detail, not INTERNAL; the next call works on a fresh
+/// connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_lost_mid_query_is_unavailable_and_the_next_call_works() {
+    use stride::auth::Role;
+    use stride::proto::gamification::v1::GetProfileRequest;
+    use stride::proto::gamification::v1::gamification_service_client::GamificationServiceClient;
+
+    let server = TestServer::start().await;
+    let (user, org) = server.person(None, &[Role::Learner]).await;
+    let token = server.user_token(user, org, Role::Learner);
+    let profile = || {
+        let (mut client, request) = (
+            GamificationServiceClient::new(server.channel()),
+            authed(GetProfileRequest::default(), &token),
+        );
+        async move { client.get_profile(request).await.map(drop) }
+    };
+    profile().await.expect("a profile before the fault");
+
+    let mut locker = AsyncPgConnection::establish(&server.db_url).await.unwrap();
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut locker,
+        "BEGIN; LOCK TABLE user_points IN ACCESS EXCLUSIVE MODE",
+    )
+    .await
+    .unwrap();
+    let call = tokio::spawn(profile());
+    // The profile's query waits for the lock; terminate the backend running it.
+    let waiting = "SELECT count(*) AS n FROM pg_locks \
+                   WHERE NOT granted AND relation = 'user_points'::regclass \
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+    assert!(
+        crate::harness::eventually(Duration::from_secs(10), async || count(
+            &server.db_url,
+            waiting
+        )
+        .await
+            == 1)
+        .await,
+        "the profile's query waits for the lock"
+    );
+    let terminated = count(
+        &server.db_url,
+        "SELECT count(pg_terminate_backend(l.pid)) AS n FROM pg_locks l \
+         WHERE NOT l.granted AND l.relation = 'user_points'::regclass \
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .await;
+    assert_eq!(terminated, 1);
+    let status = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the call ends once its backend is gone")
+        .unwrap()
+        .expect_err("a call whose backend was terminated");
+    diesel_async::SimpleAsyncConnection::batch_execute(&mut locker, "COMMIT")
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(
+        !status.message().contains("terminating") && !status.message().contains("administrator"),
+        "the server's message leaked: {status:?}"
+    );
+    profile()
+        .await
+        .expect("the next call, on a live connection");
+}

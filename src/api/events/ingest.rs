@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use futures::FutureExt;
 use prost::Message;
 use tokio::sync::mpsc;
@@ -18,6 +18,7 @@ use crate::api::{ApiError, AppState};
 use crate::auth::AuthContext;
 use crate::config::Limits;
 use crate::db::ingest::{self, Outcome};
+use crate::db::pg_error::PgError;
 use crate::db::tenant::{DbIdentity, in_tenant};
 use crate::db::{self, Lease};
 use crate::domain::FieldViolation;
@@ -81,6 +82,9 @@ enum Failure {
     Transient(String),
     /// The database cannot be reached: the caller should retry later.
     Unavailable(String),
+    /// The statement ran past `statement_timeout`: the batch is rolled
+    /// back whole.
+    Timeout(String),
     /// A row broke a constraint the checks did not foresee; which event is
     /// found by applying the batch one event at a time.
     Refused(String),
@@ -89,42 +93,28 @@ enum Failure {
 
 impl From<DieselError> for Failure {
     fn from(err: DieselError) -> Self {
-        match &err {
-            DieselError::DatabaseError(kind, info) => {
-                let message = info.message();
-                match kind {
-                    DatabaseErrorKind::SerializationFailure => Failure::Transient(message.into()),
-                    DatabaseErrorKind::ClosedConnection => Failure::Unavailable(message.into()),
-                    DatabaseErrorKind::UniqueViolation
-                    | DatabaseErrorKind::ForeignKeyViolation
-                    | DatabaseErrorKind::CheckViolation
-                    | DatabaseErrorKind::NotNullViolation => Failure::Refused(
-                        info.constraint_name().unwrap_or("a constraint").to_string(),
-                    ),
-                    // U+0000 in a text the checks did not cover: the
-                    // event holding it is refused alone.
-                    _ if crate::api::error::holds_nul(message) => {
-                        Failure::Refused("text without U+0000".into())
-                    }
-                    _ if message.contains("deadlock detected") => {
-                        Failure::Transient(message.into())
-                    }
-                    // Server shutting down or restarting, connection killed.
-                    _ if message.contains("terminating connection")
-                        || message.contains("shutting down")
-                        || message.contains("starting up")
-                        || message.contains("connection") =>
-                    {
-                        Failure::Unavailable(message.into())
-                    }
-                    _ if message.contains("row-level security") => {
-                        Failure::Refused("row-level security".into())
-                    }
-                    _ => Failure::Internal(err.to_string()),
-                }
+        let message = match &err {
+            DieselError::DatabaseError(_, info) => info.message().to_string(),
+            other => other.to_string(),
+        };
+        let constraint = || match &err {
+            DieselError::DatabaseError(_, info) => {
+                info.constraint_name().unwrap_or("a constraint").to_string()
             }
-            DieselError::BrokenTransactionManager => Failure::Unavailable(err.to_string()),
-            _ => Failure::Internal(err.to_string()),
+            _ => "a constraint".to_string(),
+        };
+        match PgError::of(&err) {
+            PgError::Retryable => Failure::Transient(message),
+            PgError::Unavailable => Failure::Unavailable(message),
+            PgError::Timeout => Failure::Timeout(message),
+            PgError::UniqueViolation | PgError::ForeignKeyViolation | PgError::OtherConstraint => {
+                Failure::Refused(constraint())
+            }
+            // U+0000 in a text the checks did not cover: the event holding
+            // it is refused alone.
+            PgError::NulInText => Failure::Refused("text without U+0000".into()),
+            PgError::RowSecurity => Failure::Refused("row-level security".into()),
+            PgError::NotFound | PgError::Other => Failure::Internal(err.to_string()),
         }
     }
 }
@@ -136,6 +126,7 @@ impl From<Failure> for ApiError {
             Failure::Transient(detail) | Failure::Unavailable(detail) => {
                 ApiError::Unavailable(detail)
             }
+            Failure::Timeout(detail) => ApiError::DeadlineExceeded(detail),
             Failure::Refused(detail) | Failure::Internal(detail) => ApiError::Internal(detail),
         }
     }
@@ -413,6 +404,7 @@ async fn run_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use diesel::result::DatabaseErrorKind;
 
     struct Info {
         message: &'static str,
@@ -474,29 +466,21 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_or_restarting_database_is_unavailable() {
-        for message in [
-            "terminating connection due to administrator command",
-            "the database system is shutting down",
-            "the database system is starting up",
-        ] {
-            assert!(matches!(
-                db_error(DatabaseErrorKind::Unknown, message, None),
-                Failure::Unavailable(_)
-            ));
-        }
-        assert!(matches!(
-            db_error(
-                DatabaseErrorKind::ClosedConnection,
-                "connection closed",
-                None
-            ),
-            Failure::Unavailable(_)
-        ));
-        assert!(matches!(
-            Failure::from(DieselError::BrokenTransactionManager),
-            Failure::Unavailable(_)
-        ));
+    fn a_lost_database_is_unavailable_and_a_timeout_is_deadline_exceeded() {
+        // What diesel-async makes of a socket that closed mid-batch.
+        let lost = db_error(
+            DatabaseErrorKind::UnableToSendCommand,
+            "connection closed",
+            None,
+        );
+        assert!(matches!(lost, Failure::Unavailable(_)), "{lost:?}");
+        let slow = db_error(
+            DatabaseErrorKind::Unknown,
+            "canceling statement due to statement timeout",
+            None,
+        );
+        let status = Status::from(ApiError::from(slow));
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
     }
 
     #[test]
