@@ -13,10 +13,14 @@
 //! with its group: receipts make the client's retry a duplicate, so
 //! nothing is applied twice; one given up while it still waits is not
 //! applied at all. A lone call waits for nothing: an idle worker takes it
-//! at once.
+//! at once. Calls of a busy identity wait at most [`HOLD`] for their group
+//! to fill to its share of the identity's producers.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use tonic::Status;
@@ -37,6 +41,17 @@ const QUEUE: usize = 4096;
 /// identity's waiting calls. Measured in docs/benchmarks.md.
 pub const IN_FLIGHT_PER_IDENTITY: usize = 2;
 
+/// The longest a call waits for its group to fill: past it, whatever
+/// waits is taken. A group counts as full at its share of the calls its
+/// identity had outstanding when its last group was taken, so a lone
+/// producer never waits, and 16 producers do not split into a group of
+/// the first call back and one of the fifteen after it.
+pub const HOLD: Duration = Duration::from_millis(2);
+
+/// Most identities whose estimate of producers is kept while they have
+/// nothing waiting or in flight.
+const IDLE_KEPT: usize = 1024;
+
 /// One waiting call.
 struct Pending {
     ctx: AuthContext,
@@ -50,10 +65,16 @@ struct Pending {
 /// Who a transaction runs as: calls share one only when this is equal.
 type GroupKey = (DbIdentity, Option<Uuid>);
 
-/// The calls of one identity that wait, and its transactions in flight.
+/// The calls of one identity that wait (each with when it arrived), and
+/// its transactions in flight.
 struct Waiting<T> {
-    calls: VecDeque<T>,
+    calls: VecDeque<(Instant, T)>,
     in_flight: usize,
+    /// Calls in the transactions in flight.
+    in_flight_calls: usize,
+    /// Calls waiting or in flight when the last group was taken: about
+    /// how many producers the identity has.
+    outstanding: usize,
 }
 
 impl<T> Default for Waiting<T> {
@@ -61,7 +82,28 @@ impl<T> Default for Waiting<T> {
         Waiting {
             calls: VecDeque::new(),
             in_flight: 0,
+            in_flight_calls: 0,
+            outstanding: 0,
         }
+    }
+}
+
+impl<T> Waiting<T> {
+    /// When its next group may start: now if it is full, else once its
+    /// oldest call has waited [`HOLD`]; `None` while it may not start one.
+    fn ready_at(&self, max_group: usize) -> Option<Instant> {
+        let (arrived, _) = self.calls.front()?;
+        if self.in_flight >= IN_FLIGHT_PER_IDENTITY {
+            return None;
+        }
+        let share = self
+            .outstanding
+            .div_ceil(IN_FLIGHT_PER_IDENTITY)
+            .min(max_group);
+        if self.calls.len() >= share {
+            return Some(*arrived);
+        }
+        Some(*arrived + HOLD)
     }
 }
 
@@ -85,41 +127,61 @@ impl<K, T> Default for Queues<K, T> {
 }
 
 impl<K: Clone + Eq + std::hash::Hash, T> Queues<K, T> {
-    fn push(&mut self, key: K, pending: T) {
+    fn push(&mut self, key: K, pending: T, now: Instant) {
         let waiting = self.by_key.entry(key.clone()).or_default();
         if waiting.calls.is_empty() {
             self.turn.push_back(key);
         }
-        waiting.calls.push_back(pending);
+        waiting.calls.push_back((now, pending));
     }
 
     /// Takes everything waiting (up to `max_group`) for the first identity
-    /// in turn that may start another transaction.
-    fn take(&mut self, max_group: usize) -> Option<(K, Vec<T>)> {
-        let at = self.turn.iter().position(|key| {
-            self.by_key
-                .get(key)
-                .is_some_and(|w| w.in_flight < IN_FLIGHT_PER_IDENTITY)
-        })?;
-        let key = self.turn.remove(at)?;
-        let waiting = self.by_key.get_mut(&key)?;
+    /// in turn whose group may start at `now`; else says when the next one
+    /// may (`Err(None)`: none is waiting that may start).
+    fn take(&mut self, max_group: usize, now: Instant) -> Result<(K, Vec<T>), Option<Instant>> {
+        let mut next: Option<Instant> = None;
+        let mut at = None;
+        for (i, key) in self.turn.iter().enumerate() {
+            let Some(ready) = self.by_key.get(key).and_then(|w| w.ready_at(max_group)) else {
+                continue;
+            };
+            if ready <= now {
+                at = Some(i);
+                break;
+            }
+            next = Some(next.map_or(ready, |n| n.min(ready)));
+        }
+        let Some(key) = at.and_then(|at| self.turn.remove(at)) else {
+            return Err(next);
+        };
+        let Some(waiting) = self.by_key.get_mut(&key) else {
+            return Err(next);
+        };
+        waiting.outstanding = waiting.calls.len() + waiting.in_flight_calls;
         let n = waiting.calls.len().min(max_group);
-        let group: Vec<T> = waiting.calls.drain(..n).collect();
+        let group: Vec<T> = waiting.calls.drain(..n).map(|(_, call)| call).collect();
         waiting.in_flight += 1;
+        waiting.in_flight_calls += n;
         if !waiting.calls.is_empty() {
             // More than a group waited: the rest goes to the back.
             self.turn.push_back(key.clone());
         }
-        Some((key, group))
+        Ok((key, group))
     }
 
-    /// A transaction of `key` finished.
-    fn done(&mut self, key: &K) {
-        if let Some(waiting) = self.by_key.get_mut(key) {
-            waiting.in_flight -= 1;
-            if waiting.in_flight == 0 && waiting.calls.is_empty() {
-                self.by_key.remove(key);
-            }
+    /// A transaction of `key` holding `calls` calls finished. An identity
+    /// left idle keeps its estimate of its producers only if it had more
+    /// than one (their calls come back together), and only while few
+    /// identities are idle.
+    fn done(&mut self, key: &K, calls: usize) {
+        let Some(waiting) = self.by_key.get_mut(key) else {
+            return;
+        };
+        waiting.in_flight -= 1;
+        waiting.in_flight_calls -= calls;
+        let idle = waiting.in_flight == 0 && waiting.calls.is_empty();
+        if idle && (waiting.outstanding <= 1 || self.by_key.len() > IDLE_KEPT) {
+            self.by_key.remove(key);
         }
     }
 }
@@ -196,6 +258,7 @@ impl Coalescer {
                     reply,
                     _room: room,
                 },
+                Instant::now(),
             );
         }
         shared.work.notify_one();
@@ -216,17 +279,30 @@ async fn work(state: AppState, shared: Arc<Shared>, max_group: usize) {
             if queues.closed {
                 return;
             }
-            queues.take(max_group)
+            queues.take(max_group, Instant::now())
         };
-        let Some((key, group)) = taken else {
-            notified.await;
-            continue;
+        let (key, group) = match taken {
+            Ok(taken) => taken,
+            Err(None) => {
+                notified.await;
+                continue;
+            }
+            Err(Some(ready)) => {
+                // A group is filling: look again when its hold ends, or
+                // sooner if a call arrives or a transaction ends.
+                tokio::select! {
+                    () = &mut notified => {}
+                    () = tokio::time::sleep_until(ready) => {}
+                }
+                continue;
+            }
         };
         // Another group may be ready too (another identity, or the rest of
         // this one's): pass the signal on.
         shared.work.notify_one();
+        let calls = group.len();
         apply_group(&state, group).await;
-        shared.lock().done(&key);
+        shared.lock().done(&key, calls);
         shared.work.notify_one();
     }
 }
@@ -263,53 +339,103 @@ async fn apply_group(state: &AppState, group: Vec<Pending>) {
 mod tests {
     use super::*;
 
-    fn queues(calls: &[(char, u32)]) -> Queues<char, u32> {
+    fn queues(calls: &[(char, u32)], now: Instant) -> Queues<char, u32> {
         let mut q = Queues::default();
         for (key, call) in calls {
-            q.push(*key, *call);
+            q.push(*key, *call, now);
         }
         q
     }
 
     #[test]
     fn a_worker_takes_everything_its_identity_has_waiting() {
-        let mut q = queues(&[('a', 1), ('b', 10), ('a', 2), ('a', 3)]);
-        assert_eq!(q.take(500), Some(('a', vec![1, 2, 3])));
-        assert_eq!(q.take(500), Some(('b', vec![10])));
-        assert_eq!(q.take(500), None);
+        let now = Instant::now();
+        let mut q = queues(&[('a', 1), ('b', 10), ('a', 2), ('a', 3)], now);
+        assert_eq!(q.take(500, now), Ok(('a', vec![1, 2, 3])));
+        assert_eq!(q.take(500, now), Ok(('b', vec![10])));
+        assert_eq!(q.take(500, now), Err(None));
     }
 
     #[test]
     fn an_identity_has_at_most_its_transactions_in_flight_while_its_next_group_gathers() {
-        let mut q = queues(&[('a', 1)]);
+        let now = Instant::now();
+        let mut q = queues(&[], now);
         for n in 0..IN_FLIGHT_PER_IDENTITY as u32 {
-            q.push('a', 100 + n);
-            assert!(q.take(500).is_some());
+            q.push('a', 100 + n, now);
+            assert!(q.take(500, now).is_ok());
         }
-        q.push('a', 7);
-        q.push('a', 8);
-        q.push('b', 9);
+        q.push('a', 7, now);
+        q.push('a', 8, now);
+        q.push('b', 9, now);
         // 'a' may not start another: 'b' goes first, 'a' keeps gathering.
-        assert_eq!(q.take(500), Some(('b', vec![9])));
-        assert_eq!(q.take(500), None);
-        q.push('a', 10);
-        q.done(&'a');
-        assert_eq!(q.take(500), Some(('a', vec![7, 8, 10])));
+        assert_eq!(q.take(500, now), Ok(('b', vec![9])));
+        assert_eq!(q.take(500, now), Err(None));
+        q.push('a', 10, now);
+        q.done(&'a', 1);
+        assert_eq!(q.take(500, now), Ok(('a', vec![7, 8, 10])));
+    }
+
+    #[test]
+    fn a_group_fills_to_its_share_of_the_producers_or_until_the_hold_ends() {
+        let now = Instant::now();
+        // Sixteen calls outstanding: the group taken sets the share at 8.
+        let mut q = queues(&[('a', 0); 16], now);
+        assert_eq!(q.take(500, now).map(|(_, g)| g.len()), Ok(16));
+        q.done(&'a', 16);
+        // The first call back does not start a group of one...
+        q.push('a', 1, now);
+        assert_eq!(q.take(500, now), Err(Some(now + HOLD)));
+        // ...its share does, at once.
+        for call in 2..=8 {
+            q.push('a', call, now);
+        }
+        assert_eq!(q.take(500, now).map(|(_, g)| g.len()), Ok(8));
+        // Fewer than a share starts when the oldest has waited the hold.
+        q.push('a', 9, now);
+        assert_eq!(q.take(500, now), Err(Some(now + HOLD)));
+        assert_eq!(q.take(500, now + HOLD), Ok(('a', vec![9])));
+    }
+
+    #[test]
+    fn a_lone_producer_never_waits() {
+        let now = Instant::now();
+        let mut q = queues(&[('a', 1)], now);
+        assert_eq!(q.take(500, now), Ok(('a', vec![1])));
+        q.done(&'a', 1);
+        q.push('a', 2, now);
+        assert_eq!(q.take(500, now), Ok(('a', vec![2])));
     }
 
     #[test]
     fn a_group_is_at_most_the_batch_size_and_the_rest_waits_its_turn() {
-        let mut q = queues(&[('a', 1), ('a', 2), ('a', 3), ('b', 4)]);
-        assert_eq!(q.take(2), Some(('a', vec![1, 2])));
-        assert_eq!(q.take(2), Some(('b', vec![4])));
-        assert_eq!(q.take(2), Some(('a', vec![3])));
+        let now = Instant::now();
+        let mut q = queues(&[('a', 1), ('a', 2), ('a', 3), ('b', 4)], now);
+        assert_eq!(q.take(2, now), Ok(('a', vec![1, 2])));
+        assert_eq!(q.take(2, now), Ok(('b', vec![4])));
+        // 'a' had three outstanding: its one left waits out the hold.
+        assert_eq!(q.take(2, now + HOLD), Ok(('a', vec![3])));
     }
 
     #[test]
-    fn a_finished_identity_leaves_no_state_behind() {
-        let mut q = queues(&[('a', 1)]);
-        assert!(q.take(500).is_some());
-        q.done(&'a');
+    fn a_finished_lone_producer_leaves_no_state_behind() {
+        let now = Instant::now();
+        let mut q = queues(&[('a', 1)], now);
+        assert!(q.take(500, now).is_ok());
+        q.done(&'a', 1);
         assert!(q.by_key.is_empty() && q.turn.is_empty());
+    }
+
+    #[test]
+    fn the_estimate_of_producers_follows_the_load_down() {
+        let now = Instant::now();
+        let mut q = queues(&[('a', 0); 16], now);
+        assert!(q.take(500, now).is_ok());
+        q.done(&'a', 16);
+        // One producer left: one hold, then its calls go at once.
+        q.push('a', 1, now);
+        assert_eq!(q.take(500, now + HOLD), Ok(('a', vec![1])));
+        q.done(&'a', 1);
+        q.push('a', 2, now + HOLD);
+        assert_eq!(q.take(500, now + HOLD), Ok(('a', vec![2])));
     }
 }
