@@ -1,6 +1,7 @@
 //! What a signature cannot tell: is the user still active, the token not
 //! revoked (logout), the active role still held? Checked against the
-//! database on every call, so that deactivation and revocation act at once.
+//! database, so that deactivation and revocation act at once on this
+//! replica (and, through `verdicts`, within a second on the others).
 //!
 //! For a person's token the check rides on the request's first transaction
 //! (the `BEGIN` simple query calls `stride_assert_token`), saving a pool
