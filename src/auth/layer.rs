@@ -151,6 +151,15 @@ where
                     Ok(response)
                 })
             }
+            Ok(None) if writes_identity => {
+                // A public identity write (RefreshToken) forgets too.
+                let verdicts = self.verdicts.clone();
+                Box::pin(async move {
+                    let response = inner.call(req).await?;
+                    verdicts.forget_all();
+                    Ok(response)
+                })
+            }
             Ok(None) => Box::pin(inner.call(req)),
             Err(status) => Box::pin(async move { Ok(status.into_http()) }),
         }
