@@ -85,28 +85,21 @@ impl From<ApiError> for Status {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(err: diesel::result::Error) -> Self {
-        use crate::db::pg_error::PgError;
+        use crate::db::pg_error::{self, PgError};
         // The token check folded into BEGIN refused; the auth layer
         // answers with the precise reason.
         if crate::auth::token_check::Refusal::raised_in(&err).is_some() {
             return ApiError::Unauthenticated("the token no longer works".into());
         }
-        let detail = || match &err {
-            diesel::result::Error::DatabaseError(_, info) => info.message().to_string(),
-            other => other.to_string(),
-        };
+        let detail = || pg_error::detail(&err);
         match PgError::of(&err) {
             PgError::NotFound => ApiError::NotFound("record".into()),
             PgError::UniqueViolation => {
                 ApiError::AlreadyExists("a record with the same key already exists".into())
             }
             PgError::ForeignKeyViolation => {
-                let field = match &err {
-                    diesel::result::Error::DatabaseError(_, info) => {
-                        referring_field(info.table_name(), info.constraint_name())
-                    }
-                    _ => None,
-                };
+                let field = pg_error::info(&err)
+                    .and_then(|info| referring_field(info.table_name(), info.constraint_name()));
                 ApiError::invalid(
                     field.unwrap_or_else(|| "request".into()),
                     "refers to a record that does not exist or is not visible",

@@ -7,7 +7,7 @@
 //! with no SQLSTATE at all (it never produces `ClosedConnection`). So the
 //! rest is recognised by PostgreSQL's messages, in its default English.
 
-use diesel::result::{DatabaseErrorKind as Kind, Error};
+use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind as Kind, Error};
 
 /// The meaning of a database error for the call that got it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +83,19 @@ impl PgError {
             PgError::Other
         }
     }
+}
+
+/// The server's report of a database error (`None` for diesel's own).
+pub fn info(err: &Error) -> Option<&(dyn DatabaseErrorInformation + Send + Sync)> {
+    match err {
+        Error::DatabaseError(_, info) => Some(info.as_ref()),
+        _ => None,
+    }
+}
+
+/// What to log of an error: the server's message, else diesel's.
+pub fn detail(err: &Error) -> String {
+    info(err).map_or_else(|| err.to_string(), |info| info.message().to_string())
 }
 
 #[cfg(test)]

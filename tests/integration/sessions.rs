@@ -39,6 +39,33 @@ async fn setup() -> (TestServer, IdentityServiceClient<Channel>, String, User) {
     (server, identity, admin_token, user)
 }
 
+/// Takes the trainer role from `user`, as the org admin.
+async fn revoke_trainer(identity: &mut IdentityServiceClient<Channel>, user: &User, admin: &str) {
+    identity
+        .revoke_role(authed(
+            RevokeRoleRequest {
+                user_id: user.id.clone(),
+                role: PbRole::Trainer as i32,
+            },
+            admin,
+        ))
+        .await
+        .expect("revoke the trainer role");
+}
+
+/// Deactivates `user`, as the org admin.
+async fn deactivate(identity: &mut IdentityServiceClient<Channel>, user: &User, admin: &str) {
+    identity
+        .deactivate_user(authed(
+            DeactivateUserRequest {
+                user_id: user.id.clone(),
+            },
+            admin,
+        ))
+        .await
+        .expect("deactivate the user");
+}
+
 fn login(email: &str, password: &str, role: PbRole) -> LoginRequest {
     LoginRequest {
         email: email.into(),
@@ -201,16 +228,7 @@ async fn deactivation_and_role_revocation_take_effect_at_once() {
         .await
         .unwrap()
         .into_inner();
-    identity
-        .revoke_role(authed(
-            RevokeRoleRequest {
-                user_id: user.id.clone(),
-                role: PbRole::Trainer as i32,
-            },
-            &admin_token,
-        ))
-        .await
-        .unwrap();
+    revoke_trainer(&mut identity, &user, &admin_token).await;
     let err = identity
         .who_am_i(authed(WhoAmIRequest::default(), &trainer.access_token))
         .await
@@ -226,15 +244,7 @@ async fn deactivation_and_role_revocation_take_effect_at_once() {
         .await
         .unwrap()
         .into_inner();
-    identity
-        .deactivate_user(authed(
-            DeactivateUserRequest {
-                user_id: user.id.clone(),
-            },
-            &admin_token,
-        ))
-        .await
-        .unwrap();
+    deactivate(&mut identity, &user, &admin_token).await;
     let err = identity
         .who_am_i(authed(WhoAmIRequest::default(), &learner.access_token))
         .await
@@ -421,16 +431,7 @@ async fn dead_tokens_are_refused_on_calls_with_and_without_a_transaction() {
         .unwrap()
         .into_inner()
         .access_token;
-    identity
-        .revoke_role(authed(
-            RevokeRoleRequest {
-                user_id: user.id.clone(),
-                role: PbRole::Trainer as i32,
-            },
-            &admin_token,
-        ))
-        .await
-        .unwrap();
+    revoke_trainer(&mut identity, &user, &admin_token).await;
     refused(
         &mut identity,
         &mut boards,
@@ -474,15 +475,7 @@ async fn dead_tokens_are_refused_on_calls_with_and_without_a_transaction() {
     )
     .await;
 
-    identity
-        .deactivate_user(authed(
-            DeactivateUserRequest {
-                user_id: user.id.clone(),
-            },
-            &admin_token,
-        ))
-        .await
-        .unwrap();
+    deactivate(&mut identity, &user, &admin_token).await;
     let minted = server.user_token(user_id, org, Role::Learner);
     refused(
         &mut identity,
@@ -663,16 +656,7 @@ async fn a_change_made_through_another_replica_stops_a_token_within_a_second() {
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     assert!(status.message().contains("revoked"), "{took:?} {status:?}");
 
-    identity
-        .revoke_role(authed(
-            RevokeRoleRequest {
-                user_id: user.id.clone(),
-                role: PbRole::Trainer as i32,
-            },
-            &admin_token,
-        ))
-        .await
-        .unwrap();
+    revoke_trainer(&mut identity, &user, &admin_token).await;
     let (_, status) = works_for(bound, async || {
         who_am_i(&there, &trainer.access_token).await
     })
@@ -680,15 +664,7 @@ async fn a_change_made_through_another_replica_stops_a_token_within_a_second() {
     .expect("a role revoked elsewhere is refused");
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
 
-    identity
-        .deactivate_user(authed(
-            DeactivateUserRequest {
-                user_id: user.id.clone(),
-            },
-            &admin_token,
-        ))
-        .await
-        .unwrap();
+    deactivate(&mut identity, &user, &admin_token).await;
     let (_, status) = works_for(bound, async || {
         who_am_i(&there, &learner_again.access_token).await
     })

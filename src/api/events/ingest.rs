@@ -18,7 +18,7 @@ use crate::api::{ApiError, AppState};
 use crate::auth::AuthContext;
 use crate::config::Limits;
 use crate::db::ingest::{self, Outcome};
-use crate::db::pg_error::PgError;
+use crate::db::pg_error::{self, PgError};
 use crate::db::tenant::{DbIdentity, in_tenant};
 use crate::db::{self, Lease};
 use crate::domain::FieldViolation;
@@ -93,15 +93,12 @@ enum Failure {
 
 impl From<DieselError> for Failure {
     fn from(err: DieselError) -> Self {
-        let message = match &err {
-            DieselError::DatabaseError(_, info) => info.message().to_string(),
-            other => other.to_string(),
-        };
-        let constraint = || match &err {
-            DieselError::DatabaseError(_, info) => {
-                info.constraint_name().unwrap_or("a constraint").to_string()
-            }
-            _ => "a constraint".to_string(),
+        let message = pg_error::detail(&err);
+        let constraint = || {
+            pg_error::info(&err)
+                .and_then(|info| info.constraint_name())
+                .unwrap_or("a constraint")
+                .to_string()
         };
         match PgError::of(&err) {
             PgError::Retryable => Failure::Transient(message),
