@@ -35,6 +35,14 @@ impl Principal {
             Principal::Service { org_id, .. } => *org_id,
         }
     }
+
+    /// The role a person acts under (`None`: a service).
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Principal::User { role, .. } => Some(*role),
+            Principal::Service { .. } => None,
+        }
+    }
 }
 
 /// Inserted into every authenticated request's extensions by the auth layer.

@@ -23,7 +23,7 @@ use super::jwt::{Claims, TokenKeys};
 use super::policy::{Access, policy_for};
 use super::role::Role;
 use super::token_check::Refusal;
-use super::verdicts::{self, VerdictKey, Verdicts};
+use super::verdicts::{self, Join, Lead, Ticket, VerdictKey, Verdicts};
 use crate::db::{self, PgPool};
 use crate::metrics::{Metrics, TokenVerdict};
 
@@ -114,35 +114,51 @@ where
                     // A verdict found good in the last second stands;
                     // otherwise the check below runs and may be kept.
                     let ticket = verdicts.lookup(key, Instant::now()).err();
-                    if ticket.is_none() {
-                        ctx.token.record(Ok(()));
-                    }
-                    metrics.token_verdict(match ticket {
-                        None => TokenVerdict::Memory,
-                        Some(_) => TokenVerdict::Database,
-                    });
-                    let response = if let Principal::User { role, .. } = ctx.principal {
-                        // A person's token is checked by the call's first
-                        // transaction; the answer waits for the outcome.
-                        let deferred = ctx.clone();
-                        req.extensions_mut().insert(ctx);
-                        let response = inner.call(req).await?;
-                        if let Err(status) = checked(&pool, &deferred, role).await {
-                            return Ok(status.into_http());
-                        }
-                        response
-                    } else {
-                        if ticket.is_some()
-                            && let Err(status) = still_valid(&pool, &ctx).await
-                        {
-                            return Ok(status.into_http());
-                        }
-                        req.extensions_mut().insert(ctx);
-                        inner.call(req).await?
+                    let alone = Alone {
+                        pool: &pool,
+                        verdicts: &verdicts,
+                        metrics: &metrics,
                     };
-                    if let Some(ticket) = ticket {
-                        verdicts.good(ticket);
-                    }
+                    let response = match (ticket, ctx.principal.role()) {
+                        (None, _) => {
+                            metrics.token_verdict(TokenVerdict::Memory);
+                            ctx.token.record(Ok(()));
+                            req.extensions_mut().insert(ctx);
+                            inner.call(req).await?
+                        }
+                        (Some(ticket), Some(role)) => {
+                            // A person's token is checked by the call's
+                            // first transaction; the answer waits for the
+                            // outcome.
+                            let deferred = ctx.clone();
+                            req.extensions_mut().insert(ctx);
+                            let response = inner.call(req).await?;
+                            let outcome = match deferred.token.outcome() {
+                                Some(Ok(())) => {
+                                    metrics.token_verdict(TokenVerdict::Database);
+                                    verdicts.good(ticket);
+                                    Ok(())
+                                }
+                                Some(Err(refusal)) => {
+                                    metrics.token_verdict(TokenVerdict::Database);
+                                    Err(refusal.status(role))
+                                }
+                                // No transaction on the primary checked it.
+                                None => alone.check(ticket, &deferred).await,
+                            };
+                            if let Err(status) = outcome {
+                                return Ok(status.into_http());
+                            }
+                            response
+                        }
+                        (Some(ticket), None) => {
+                            if let Err(status) = alone.check(ticket, &ctx).await {
+                                return Ok(status.into_http());
+                            }
+                            req.extensions_mut().insert(ctx);
+                            inner.call(req).await?
+                        }
+                    };
                     if writes_identity {
                         // Answered only once no verdict of this replica
                         // predates the write.
@@ -166,14 +182,35 @@ where
     }
 }
 
-/// The outcome of a person's token check after the call ran: the one its
-/// transaction recorded, else (no transaction on the primary) checked now,
-/// before anything it computed is answered.
-async fn checked(pool: &PgPool, ctx: &AuthContext, role: Role) -> Result<(), Status> {
-    match ctx.token.outcome() {
-        Some(Ok(())) => Ok(()),
-        Some(Err(refusal)) => Err(refusal.status(role)),
-        None => still_valid(pool, ctx).await,
+/// What a token check on a connection of its own needs: services are
+/// checked so, and people whose call opened no transaction on the primary.
+struct Alone<'a> {
+    pool: &'a PgPool,
+    verdicts: &'a Arc<Verdicts>,
+    metrics: &'a Metrics,
+}
+
+impl Alone<'_> {
+    /// Checks the token, or waits for the check of the same token that
+    /// is in flight (see [`Verdicts::join`]); keeps a good verdict.
+    async fn check(&self, ticket: Ticket, ctx: &AuthContext) -> Result<(), Status> {
+        let lead = match self.verdicts.join(ticket) {
+            Join::Lead(lead) => lead,
+            Join::Follow(follower) => {
+                if follower.good().await {
+                    self.metrics.token_verdict(TokenVerdict::Shared);
+                    ctx.token.record(Ok(()));
+                    return Ok(());
+                }
+                // The shared check did not find it good (or was voided):
+                // this call's own check decides, unshared.
+                Lead::alone(self.verdicts, ticket)
+            }
+        };
+        self.metrics.token_verdict(TokenVerdict::Database);
+        still_valid(self.pool, ctx).await?;
+        lead.good();
+        Ok(())
     }
 }
 

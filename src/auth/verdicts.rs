@@ -10,11 +10,20 @@
 //! effective at once: identity writes call [`Verdicts::forget_all`], which
 //! also voids every check still in flight (its [`Ticket`] is of an older
 //! generation). Refusals are never kept: a refused token is checked again.
+//!
+//! Checks made on a connection of their own are shared: a call whose key
+//! has a check in flight, started under the current generation less than
+//! `fresh_for` ago, waits for that check's verdict instead of running its
+//! own ([`Verdicts::join`]). That is the same bound as a held verdict, and
+//! it is what keeps a burst of streams opened with one token (a producer
+//! reconnecting its 200 streams) from queueing 200 token checks for the
+//! pool.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::context::TokenAssertion;
@@ -53,6 +62,98 @@ struct State {
     generation: u64,
     /// VerdictKey -> when the check that found it good started.
     good: HashMap<VerdictKey, Instant>,
+    /// Checks on a connection of their own, running now, that calls of
+    /// the same key may wait for.
+    flights: HashMap<VerdictKey, Flight>,
+    /// Names flights, so a leader settles only its own.
+    flight_ids: u64,
+}
+
+/// A shared check in flight.
+struct Flight {
+    id: u64,
+    started: Instant,
+    /// `None` while running; then whether it found the token good.
+    verdict: watch::Sender<Option<bool>>,
+}
+
+impl Flight {
+    fn settle(self, good: bool) {
+        self.verdict.send_replace(Some(good));
+    }
+}
+
+/// What [`Verdicts::join`] asks a call to do.
+pub enum Join {
+    /// Run the check, and settle it for the calls waiting on it.
+    Lead(Lead),
+    /// Wait for the verdict of the check of the same key in flight.
+    Follow(Follower),
+}
+
+/// The call running a shared check. Dropped unsettled (the call was cut
+/// off, or the check failed), its followers run checks of their own.
+pub struct Lead {
+    verdicts: Arc<Verdicts>,
+    ticket: Ticket,
+    /// `None` when nobody may share this check (`fresh_for` is zero).
+    flight: Option<u64>,
+}
+
+impl Lead {
+    /// A check nobody waits for.
+    pub fn alone(verdicts: &Arc<Verdicts>, ticket: Ticket) -> Self {
+        Self {
+            verdicts: verdicts.clone(),
+            ticket,
+            flight: None,
+        }
+    }
+
+    /// The check found the token good: keep the verdict and tell the
+    /// followers.
+    pub fn good(mut self) {
+        self.verdicts.good(self.ticket);
+        self.settle(true);
+    }
+
+    fn settle(&mut self, good: bool) {
+        let Some(id) = self.flight.take() else {
+            return;
+        };
+        let mut state = self.verdicts.lock();
+        // Gone already if an identity write settled it (as not good).
+        if state
+            .flights
+            .get(&self.ticket.key)
+            .is_some_and(|f| f.id == id)
+        {
+            let fresh = state.generation == self.ticket.generation;
+            if let Some(flight) = state.flights.remove(&self.ticket.key) {
+                flight.settle(good && fresh);
+            }
+        }
+    }
+}
+
+impl Drop for Lead {
+    fn drop(&mut self) {
+        self.settle(false);
+    }
+}
+
+/// A call waiting for another call's check of its key.
+pub struct Follower(watch::Receiver<Option<bool>>);
+
+impl Follower {
+    /// Whether the check it waited for found the token good; `false`
+    /// means this call must check for itself.
+    pub async fn good(mut self) -> bool {
+        matches!(
+            self.0.wait_for(Option::is_some).await.as_deref(),
+            Ok(Some(true))
+        )
+    }
 }
 
 /// See the module docs.
@@ -113,12 +214,57 @@ impl Verdicts {
         *started = (*started).max(ticket.started);
     }
 
+    /// Joins the check of `ticket`'s key on a connection of its own that
+    /// is in flight, or makes this call the one that runs it.
+    pub fn join(self: &Arc<Self>, ticket: Ticket) -> Join {
+        let lead = |flight| {
+            Join::Lead(Lead {
+                verdicts: self.clone(),
+                ticket,
+                flight,
+            })
+        };
+        if self.fresh_for.is_zero() {
+            return lead(None);
+        }
+        let mut state = self.lock();
+        if ticket.generation != state.generation {
+            // An identity write since this call's lookup: check unshared.
+            return lead(None);
+        }
+        // A check running longer than the bound may not be shared: this
+        // one replaces it, and later calls wait for this one.
+        if let Some(flight) = state.flights.get(&ticket.key)
+            && ticket.started.saturating_duration_since(flight.started) < self.fresh_for
+        {
+            return Join::Follow(Follower(flight.verdict.subscribe()));
+        }
+        state.flight_ids += 1;
+        let id = state.flight_ids;
+        let (verdict, _) = watch::channel(None);
+        if let Some(stale) = state.flights.insert(
+            ticket.key,
+            Flight {
+                id,
+                started: ticket.started,
+                verdict,
+            },
+        ) {
+            stale.settle(false);
+        }
+        lead(Some(id))
+    }
+
     /// Drops every verdict and voids the checks in flight: called after a
-    /// write that may revoke, deactivate or take a role away.
+    /// write that may revoke, deactivate or take a role away. Calls
+    /// waiting on a shared check run their own.
     pub fn forget_all(&self) {
         let mut state = self.lock();
         state.generation += 1;
         state.good.clear();
+        for (_, flight) in state.flights.drain() {
+            flight.settle(false);
+        }
     }
 
     #[cfg(test)]
@@ -272,6 +418,90 @@ mod tests {
         let later = t0 + 2 * SECOND;
         verdicts.good(verdicts.lookup(subject(None), later).unwrap_err());
         assert_eq!(verdicts.len(), 1);
+    }
+
+    fn lead(join: Join) -> Lead {
+        match join {
+            Join::Lead(lead) => lead,
+            Join::Follow(_) => panic!("expected to lead"),
+        }
+    }
+
+    fn follow(join: Join) -> Follower {
+        match join {
+            Join::Follow(follower) => follower,
+            Join::Lead(_) => panic!("expected to follow"),
+        }
+    }
+
+    #[tokio::test]
+    async fn calls_arriving_during_a_check_share_its_good_verdict() {
+        let verdicts = Arc::new(Verdicts::new(SECOND));
+        let t0 = Instant::now();
+        let who = subject(None);
+        let first = lead(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
+        let at = t0 + Duration::from_millis(5);
+        let waiting: Vec<Follower> = (0..3)
+            .map(|_| follow(verdicts.join(verdicts.lookup(who, at).unwrap_err())))
+            .collect();
+        // Another token's call does not wait on this check.
+        lead(verdicts.join(verdicts.lookup(subject(None), at).unwrap_err()));
+        first.good();
+        for follower in waiting {
+            assert!(follower.good().await);
+        }
+        assert!(verdicts.lookup(who, at).is_ok());
+        // Settled: the next check of the key (once the verdict expires)
+        // leads again.
+        lead(verdicts.join(verdicts.lookup(who, t0 + SECOND).unwrap_err()));
+    }
+
+    #[tokio::test]
+    async fn a_check_that_fails_or_is_cut_off_leaves_its_followers_to_check() {
+        let verdicts = Arc::new(Verdicts::new(SECOND));
+        let t0 = Instant::now();
+        let who = subject(None);
+        let first = lead(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
+        let follower = follow(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
+        drop(first);
+        assert!(!follower.good().await);
+        assert!(verdicts.lookup(who, t0).is_err(), "nothing kept");
+    }
+
+    #[tokio::test]
+    async fn an_identity_write_voids_a_shared_check() {
+        let verdicts = Arc::new(Verdicts::new(SECOND));
+        let t0 = Instant::now();
+        let who = subject(None);
+        let first = lead(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
+        let before = follow(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
+        verdicts.forget_all();
+        assert!(!before.good().await, "told at once, not after the check");
+        // A call after the write does not join the check that predates it.
+        let after = lead(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
+        first.good();
+        assert!(
+            verdicts.lookup(who, t0).is_err(),
+            "the voided check keeps nothing"
+        );
+        after.good();
+        assert!(verdicts.lookup(who, t0).is_ok());
+    }
+
+    #[test]
+    fn no_check_is_shared_past_the_bound_or_when_verdicts_are_off() {
+        let verdicts = Arc::new(Verdicts::new(SECOND));
+        let t0 = Instant::now();
+        let who = subject(None);
+        let _slow = lead(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
+        let late = verdicts.lookup(who, t0 + SECOND).unwrap_err();
+        let _fresh = lead(verdicts.join(late));
+        // Later calls wait for the newer check.
+        follow(verdicts.join(verdicts.lookup(who, t0 + SECOND).unwrap_err()));
+
+        let off = Arc::new(Verdicts::new(Duration::ZERO));
+        let _one = lead(off.join(off.lookup(who, t0).unwrap_err()));
+        lead(off.join(off.lookup(who, t0).unwrap_err()));
     }
 
     #[test]

@@ -124,6 +124,9 @@ pub enum TokenVerdict {
     Memory,
     /// A check against the database (alone or in the call's transaction).
     Database,
+    /// The verdict of another call's check of the same token, in flight
+    /// when this call arrived.
+    Shared,
 }
 
 /// The process's metrics.
@@ -134,6 +137,7 @@ pub struct Metrics {
     /// kept out of the mutex.
     verdicts_memory: AtomicU64,
     verdicts_database: AtomicU64,
+    verdicts_shared: AtomicU64,
 }
 
 impl Metrics {
@@ -159,6 +163,7 @@ impl Metrics {
         let counter = match source {
             TokenVerdict::Memory => &self.verdicts_memory,
             TokenVerdict::Database => &self.verdicts_database,
+            TokenVerdict::Shared => &self.verdicts_shared,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -214,11 +219,12 @@ impl Metrics {
                 &format!("method=\"{method}\""),
             );
         }
-        out += "# HELP stride_token_verdicts_total Authenticated calls by where their token check was answered: a good verdict held in memory (at most STRIDE_TOKEN_VERDICT_MS old) or the database.\n";
+        out += "# HELP stride_token_verdicts_total Authenticated calls by where their token check was answered: a good verdict held in memory (at most STRIDE_TOKEN_VERDICT_MS old), the database, or the check of the same token another call had in flight.\n";
         out += "# TYPE stride_token_verdicts_total counter\n";
         for (source, counter) in [
             ("memory", &self.verdicts_memory),
             ("database", &self.verdicts_database),
+            ("shared", &self.verdicts_shared),
         ] {
             let _ = writeln!(
                 out,
@@ -340,6 +346,7 @@ mod tests {
         m.token_verdict(TokenVerdict::Memory);
         m.token_verdict(TokenVerdict::Memory);
         m.token_verdict(TokenVerdict::Database);
+        m.token_verdict(TokenVerdict::Shared);
         m.group(GroupPath::Unary, 1);
         m.group(GroupPath::Unary, 12);
         m.group(GroupPath::Stream, 500);
@@ -388,6 +395,7 @@ mod tests {
         assert!(text.contains("stride_streak_updates_total{path=\"resumed\"} 7\n"));
         assert!(text.contains("stride_token_verdicts_total{source=\"memory\"} 2\n"));
         assert!(text.contains("stride_token_verdicts_total{source=\"database\"} 1\n"));
+        assert!(text.contains("stride_token_verdicts_total{source=\"shared\"} 1\n"));
         assert!(text.contains("stride_streak_updates_total{path=\"replayed\"} 1\n"));
         assert!(text.contains("stride_db_pool_connections{state=\"open\"} 3"));
         assert!(

@@ -221,11 +221,16 @@ impl TestServer {
     /// that requests wait at most `wait` for, checking every call's token
     /// in the database (no verdict held in memory).
     pub async fn start_with_pool(size: usize, wait: Duration) -> Self {
-        let db = TestDb::migrated().await;
         let limits = Limits {
             token_verdict_ms: 0,
             ..Limits::default()
         };
+        Self::start_with_pool_and(size, wait, limits).await
+    }
+
+    /// [`Self::start_with_pool`] with other limits.
+    pub async fn start_with_pool_and(size: usize, wait: Duration, limits: Limits) -> Self {
+        let db = TestDb::migrated().await;
         Self::serve_reading(&db.url, &db.app_url, None, (size, wait), limits).await
     }
 

@@ -69,6 +69,16 @@ async fn graceful_shutdown_ends_the_server() {
     );
 }
 
+/// The count of `stride_token_verdicts_total` from `source` on `server`.
+pub async fn token_verdicts(server: &TestServer, source: &str) -> u64 {
+    let text = scrape(server).await;
+    let line = format!("stride_token_verdicts_total{{source=\"{source}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {line} in:\n{text}"))
+}
+
 /// `GET /metrics` on the metrics port, as Prometheus scrapes it.
 pub async fn scrape(server: &TestServer) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

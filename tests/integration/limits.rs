@@ -6,15 +6,18 @@
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-use stride::auth::Role;
+use stride::auth::{Role, Scope};
 use stride::config::Limits;
+use stride::proto::events::v1 as pb;
+use stride::proto::events::v1::event_service_client::EventServiceClient;
 use stride::proto::identity::v1::WhoAmIRequest;
 use stride::proto::identity::v1::identity_service_client::IdentityServiceClient;
+use tokio_stream::StreamExt;
 use tonic::Code;
 
 use crate::harness::{TestServer, authed, eventually};
-use crate::health::scrape;
-use crate::ingest_support::count;
+use crate::health::{scrape, token_verdicts};
+use crate::ingest_support::{Fixture, count, graded_now};
 
 /// A server whose calls have 300 ms, and a learner's token for it.
 async fn learner_with_deadline_300ms() -> (TestServer, String) {
@@ -399,4 +402,75 @@ async fn a_body_that_is_not_grpc_framing_is_invalid_argument() {
     }
     let receipts = "SELECT count(*) AS n FROM event_receipts";
     assert_eq!(count(&server.db_url, receipts).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_streams_with_one_token_waits_for_one_token_check_not_the_pool() {
+    // Two connections that a call waits 300 ms for; the token checks are
+    // held up for longer than that.
+    let limits = Limits::default();
+    let server = TestServer::start_with_pool_and(2, Duration::from_millis(300), limits).await;
+    let fx = Fixture::new(91);
+    fx.create(&server.db_url).await;
+    let token = server.org_service_token("lms", fx.org, &[Scope::EventsWrite]);
+    let streams = 60;
+    let shared_before = token_verdicts(&server, "shared").await;
+
+    let mut locker = block_token_checks(&server).await;
+    let calls: Vec<_> = (0..streams)
+        .map(|s| {
+            let (channel, token) = (server.channel(), token.clone());
+            let events: Vec<_> = (0..5)
+                .map(|i| pb::PublishEventsRequest {
+                    event: Some(graded_now(
+                        &format!("burst-{s}-{i}"),
+                        fx.users[(s + i) % fx.users.len()],
+                        fx.courses[0],
+                        70.0,
+                    )),
+                })
+                .collect();
+            tokio::spawn(async move {
+                let mut results = EventServiceClient::new(channel)
+                    .publish_events(authed(tokio_stream::iter(events), &token))
+                    .await?
+                    .into_inner();
+                let mut n = 0;
+                while let Some(result) = results.next().await {
+                    result?;
+                    n += 1;
+                }
+                Ok::<_, tonic::Status>(n)
+            })
+        })
+        .collect();
+    // One check waits on the lock; the other calls wait for its verdict.
+    assert!(
+        eventually(Duration::from_secs(10), async || blocked_calls(&server)
+            .await
+            == 1)
+        .await,
+        "one token check is held up"
+    );
+    // Past the pool's wait: unshared, 58 checks would have given up.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(blocked_calls(&server).await, 1, "still a single check");
+    locker.batch_execute("COMMIT").await.unwrap();
+
+    for call in calls {
+        assert_eq!(call.await.unwrap().expect("the stream ends OK"), 5);
+    }
+    assert_eq!(
+        count(
+            &server.db_url,
+            "SELECT count(*) AS n FROM event_receipts WHERE event_id LIKE 'burst-%'"
+        )
+        .await,
+        (streams * 5) as i64
+    );
+    let shared = token_verdicts(&server, "shared").await - shared_before;
+    assert!(
+        shared >= (streams - 2) as u64,
+        "{shared} of {streams} shared"
+    );
 }

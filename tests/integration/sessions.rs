@@ -11,6 +11,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::harness::{TestServer, authed};
+use crate::health::token_verdicts;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -566,16 +567,6 @@ async fn sql_in_string_fields_is_stored_or_refused_as_data() {
     assert!(err.message().contains("course_id"), "{}", err.message());
 }
 
-/// The count of `stride_token_verdicts_total` from `source` on `server`.
-async fn verdicts_from(server: &TestServer, source: &str) -> u64 {
-    let text = crate::health::scrape(server).await;
-    let line = format!("stride_token_verdicts_total{{source=\"{source}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&line))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {line} in:\n{text}"))
-}
-
 /// How long after `change` returned `call` keeps working on `server`, at
 /// most `limit` (polled every 20 ms); `None` when it still works then.
 async fn works_for(
@@ -620,14 +611,14 @@ async fn a_change_made_through_another_replica_stops_a_token_within_a_second() {
     // Calls in quick succession: most are answered without a database check.
     let learner = session(PbRole::Learner).await;
     let (memory, database) = (
-        verdicts_from(&replica, "memory").await,
-        verdicts_from(&replica, "database").await,
+        token_verdicts(&replica, "memory").await,
+        token_verdicts(&replica, "database").await,
     );
     for _ in 0..20 {
         who_am_i(&there, &learner.access_token).await.unwrap();
     }
-    let from_memory = verdicts_from(&replica, "memory").await - memory;
-    let from_database = verdicts_from(&replica, "database").await - database;
+    let from_memory = token_verdicts(&replica, "memory").await - memory;
+    let from_database = token_verdicts(&replica, "database").await - database;
     assert_eq!(from_memory + from_database, 20);
     assert!(
         from_memory >= 10,
