@@ -420,6 +420,12 @@ mod tests {
         assert_eq!(verdicts.len(), 1);
     }
 
+    /// A call of `key` at `at` that finds no held verdict and joins (or
+    /// starts) the check in flight.
+    fn arrive(verdicts: &Arc<Verdicts>, key: VerdictKey, at: Instant) -> Join {
+        verdicts.join(verdicts.lookup(key, at).unwrap_err())
+    }
+
     fn lead(join: Join) -> Lead {
         match join {
             Join::Lead(lead) => lead,
@@ -439,13 +445,11 @@ mod tests {
         let verdicts = Arc::new(Verdicts::new(SECOND));
         let t0 = Instant::now();
         let who = subject(None);
-        let first = lead(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
+        let first = lead(arrive(&verdicts, who, t0));
         let at = t0 + Duration::from_millis(5);
-        let waiting: Vec<Follower> = (0..3)
-            .map(|_| follow(verdicts.join(verdicts.lookup(who, at).unwrap_err())))
-            .collect();
+        let waiting: Vec<Follower> = (0..3).map(|_| follow(arrive(&verdicts, who, at))).collect();
         // Another token's call does not wait on this check.
-        lead(verdicts.join(verdicts.lookup(subject(None), at).unwrap_err()));
+        lead(arrive(&verdicts, subject(None), at));
         first.good();
         for follower in waiting {
             assert!(follower.good().await);
@@ -453,7 +457,7 @@ mod tests {
         assert!(verdicts.lookup(who, at).is_ok());
         // Settled: the next check of the key (once the verdict expires)
         // leads again.
-        lead(verdicts.join(verdicts.lookup(who, t0 + SECOND).unwrap_err()));
+        lead(arrive(&verdicts, who, t0 + SECOND));
     }
 
     #[tokio::test]
@@ -461,8 +465,8 @@ mod tests {
         let verdicts = Arc::new(Verdicts::new(SECOND));
         let t0 = Instant::now();
         let who = subject(None);
-        let first = lead(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
-        let follower = follow(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
+        let first = lead(arrive(&verdicts, who, t0));
+        let follower = follow(arrive(&verdicts, who, t0));
         drop(first);
         assert!(!follower.good().await);
         assert!(verdicts.lookup(who, t0).is_err(), "nothing kept");
@@ -473,12 +477,12 @@ mod tests {
         let verdicts = Arc::new(Verdicts::new(SECOND));
         let t0 = Instant::now();
         let who = subject(None);
-        let first = lead(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
-        let before = follow(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
+        let first = lead(arrive(&verdicts, who, t0));
+        let before = follow(arrive(&verdicts, who, t0));
         verdicts.forget_all();
         assert!(!before.good().await, "told at once, not after the check");
         // A call after the write does not join the check that predates it.
-        let after = lead(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
+        let after = lead(arrive(&verdicts, who, t0));
         first.good();
         assert!(
             verdicts.lookup(who, t0).is_err(),
@@ -493,15 +497,14 @@ mod tests {
         let verdicts = Arc::new(Verdicts::new(SECOND));
         let t0 = Instant::now();
         let who = subject(None);
-        let _slow = lead(verdicts.join(verdicts.lookup(who, t0).unwrap_err()));
-        let late = verdicts.lookup(who, t0 + SECOND).unwrap_err();
-        let _fresh = lead(verdicts.join(late));
+        let _slow = lead(arrive(&verdicts, who, t0));
+        let _fresh = lead(arrive(&verdicts, who, t0 + SECOND));
         // Later calls wait for the newer check.
-        follow(verdicts.join(verdicts.lookup(who, t0 + SECOND).unwrap_err()));
+        follow(arrive(&verdicts, who, t0 + SECOND));
 
         let off = Arc::new(Verdicts::new(Duration::ZERO));
-        let _one = lead(off.join(off.lookup(who, t0).unwrap_err()));
-        lead(off.join(off.lookup(who, t0).unwrap_err()));
+        let _one = lead(arrive(&off, who, t0));
+        lead(arrive(&off, who, t0));
     }
 
     #[test]

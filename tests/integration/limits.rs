@@ -53,6 +53,15 @@ async fn block_token_checks(server: &TestServer) -> AsyncPgConnection {
     locker
 }
 
+/// Whether, within 10 s, exactly one call waits for the lock of
+/// [`block_token_checks`].
+async fn one_call_blocked(server: &TestServer) -> bool {
+    eventually(Duration::from_secs(10), async || {
+        blocked_calls(server).await == 1
+    })
+    .await
+}
+
 /// Calls waiting for the lock of [`block_token_checks`], in this test's
 /// database (other tests share the cluster, and cloned databases share
 /// table OIDs).
@@ -84,10 +93,7 @@ async fn a_call_that_waits_too_long_for_a_connection_is_resource_exhausted_and_t
         }
     });
     assert!(
-        eventually(Duration::from_secs(10), async || blocked_calls(&server)
-            .await
-            == 1)
-        .await,
+        one_call_blocked(&server).await,
         "the first call holds the connection"
     );
 
@@ -446,10 +452,7 @@ async fn a_burst_of_streams_with_one_token_waits_for_one_token_check_not_the_poo
         .collect();
     // One check waits on the lock; the other calls wait for its verdict.
     assert!(
-        eventually(Duration::from_secs(10), async || blocked_calls(&server)
-            .await
-            == 1)
-        .await,
+        one_call_blocked(&server).await,
         "one token check is held up"
     );
     // Past the pool's wait: unshared, 58 checks would have given up.
