@@ -5,6 +5,7 @@
 #[rustfmt::skip]
 pub mod schema;
 
+pub mod analytics;
 pub mod auth;
 pub mod boards;
 pub mod gamification;

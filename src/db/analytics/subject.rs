@@ -1,0 +1,1 @@
+//! The queries of `api::analytics::subject`.
