@@ -15,16 +15,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use diesel::prelude::*;
-use diesel::sql_types::Text;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use futures::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use crate::api::{ApiError, AppState};
 use crate::auth::AuthContext;
-use crate::db::schema::analytics_cache;
+use crate::db::analytics::cache as db;
 use crate::db::tenant::{DbIdentity, in_tenant, set_identity};
 use crate::domain::analytics::Kind;
 use crate::domain::events::to_timestamp;
@@ -249,10 +247,7 @@ where
     let mut conn = crate::db::Lease::get(&state.pool).await?;
     let served = in_tenant(&mut conn, &DbIdentity::analytics(key.org), move |conn| {
         Box::pin(async move {
-            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
-                .bind::<Text, _>(key.flight_name())
-                .execute(conn)
-                .await?;
+            db::lock_computation(conn, &key.flight_name()).await?;
             if !fresh {
                 if let Some(served) = lookup::<T>(conn, &key).await? {
                     return Ok(served);
@@ -316,20 +311,15 @@ fn opted_out<T>() -> Served<T> {
     }
 }
 
-type CacheRow = (
-    serde_json::Value,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<String>,
-);
-
-fn entry(key: &Key) -> analytics_cache::BoxedQuery<'static, diesel::pg::Pg> {
-    analytics_cache::table
-        .filter(analytics_cache::kind.eq(key.kind.as_str()))
-        .filter(analytics_cache::subject_type.eq(key.subject.type_str()))
-        .filter(analytics_cache::subject_id.is_not_distinct_from(key.subject.id()))
-        .filter(analytics_cache::params_hash.eq(key.params.clone()))
-        .into_boxed()
+impl Key {
+    fn entry(&self) -> db::EntryKey<'_> {
+        db::EntryKey {
+            kind: self.kind.as_str(),
+            subject_type: self.subject.type_str(),
+            subject_id: self.subject.id(),
+            params: &self.params,
+        }
+    }
 }
 
 /// The unexpired cached answer of `key`. One that no longer parses (an
@@ -338,32 +328,21 @@ async fn lookup<T: DeserializeOwned>(
     conn: &mut AsyncPgConnection,
     key: &Key,
 ) -> Result<Option<Served<T>>, ApiError> {
-    let row: Option<CacheRow> = entry(key)
-        .filter(analytics_cache::expires_at.gt(diesel::dsl::now))
-        .select((
-            analytics_cache::result,
-            analytics_cache::computed_at,
-            analytics_cache::expires_at,
-            analytics_cache::model_version,
-        ))
-        .first(conn)
-        .await
-        .optional()?;
-    let Some((result, computed_at, expires_at, model)) = row else {
+    let Some(row) = db::unexpired(conn, key.entry()).await? else {
         return Ok(None);
     };
-    let Ok(stored) = serde_json::from_value::<Stored<T>>(result) else {
+    let Ok(stored) = serde_json::from_value::<Stored<T>>(row.result) else {
         return Ok(None);
     };
     Ok(Some(Served {
         answer: Some(stored.answer),
         meta: meta(
-            computed_at,
-            expires_at,
+            row.computed_at,
+            row.expires_at,
             true,
             (stored.window_start, stored.window_end),
             stored.suppressed,
-            model,
+            row.model_version,
             stored.data_freshness,
         ),
     }))
@@ -389,33 +368,21 @@ async fn store<T: Serialize>(
     };
     let result = serde_json::to_value(&stored)
         .map_err(|e| ApiError::Internal(format!("analytics answer to JSON: {e}")))?;
-    use analytics_cache::dsl as c;
-    diesel::insert_into(analytics_cache::table)
-        .values((
-            c::organization_id.eq(key.org),
-            c::kind.eq(key.kind.as_str()),
-            c::audience.eq(key.kind.audience().as_str()),
-            c::subject_type.eq(key.subject.type_str()),
-            c::subject_id.eq(key.subject.id()),
-            c::params_hash.eq(&key.params),
-            c::user_id.eq(key.subject.person()),
-            c::result.eq(&result),
-            c::confidence.eq(computed.confidence),
-            c::model_version.eq(computed.model_version),
-            c::computed_at.eq(computed_at),
-            c::expires_at.eq(expires_at),
-        ))
-        .on_conflict((c::kind, c::subject_type, c::subject_id, c::params_hash))
-        .do_update()
-        .set((
-            c::result.eq(&result),
-            c::confidence.eq(computed.confidence),
-            c::model_version.eq(computed.model_version),
-            c::computed_at.eq(computed_at),
-            c::expires_at.eq(expires_at),
-        ))
-        .execute(conn)
-        .await?;
+    db::put(
+        conn,
+        db::NewEntry {
+            key: key.entry(),
+            organization: key.org,
+            audience: key.kind.audience().as_str(),
+            person: key.subject.person(),
+            result: &result,
+            confidence: computed.confidence,
+            model_version: computed.model_version,
+            computed_at,
+            expires_at,
+        },
+    )
+    .await?;
     Ok(Served {
         answer: Some(stored.answer),
         meta: meta(
@@ -433,13 +400,7 @@ async fn store<T: Serialize>(
 /// Deletes `key`'s kind for its person (an opted-out predictive kind).
 async fn forget(conn: &mut AsyncPgConnection, key: &Key) -> Result<(), ApiError> {
     if let Some(person) = key.subject.person() {
-        diesel::delete(
-            analytics_cache::table
-                .filter(analytics_cache::user_id.eq(person))
-                .filter(analytics_cache::kind.eq(key.kind.as_str())),
-        )
-        .execute(conn)
-        .await?;
+        db::forget(conn, person, key.kind.as_str()).await?;
     }
     Ok(())
 }

@@ -1,8 +1,7 @@
 //! One function per analytic: parse and resolve the subject (under the
 //! caller), then serve through the cache with the family's computation.
 
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use futures::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
@@ -12,7 +11,6 @@ use super::comparison::{self, DEFAULT_MONTHS, MAX_MONTHS, Peers};
 use super::{course, learner, organization, predictive, subject};
 use crate::api::{ApiError, AppState, enforce, uuid_or};
 use crate::auth::{AuthContext, Principal, Role};
-use crate::db::schema::enrollments;
 use crate::domain::access;
 use crate::domain::analytics::{Audience, Kind};
 use crate::proto::analytics::v1 as pb;
@@ -451,14 +449,7 @@ async fn check_membership(
 ) -> Result<(), ApiError> {
     match group {
         Peers::Course(course) => {
-            let enrolled = enrollments::table
-                .filter(enrollments::user_id.eq(user))
-                .filter(enrollments::course_id.eq(course))
-                .select(enrollments::id)
-                .first::<Uuid>(conn)
-                .await
-                .optional()?;
-            if enrolled.is_none() {
+            if !crate::db::analytics::subject::is_enrolled(conn, user, course).await? {
                 return Err(ApiError::invalid(
                     "course_id",
                     "the learner is not enrolled in this course",

@@ -10,16 +10,14 @@
 //! (hourly by default, so a week's row misses at most its last hour).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::prelude::*;
-use diesel::upsert::excluded;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::cache::{Computed, Key, Subject};
 use super::organization;
 use crate::api::ApiError;
-use crate::db::schema::{analytics_history, organizations};
+use crate::db::analytics::history as db;
 use crate::db::tenant::{DbIdentity, set_identity};
 use crate::domain::analytics::Kind;
 use crate::domain::gamification::periods::monday_of;
@@ -37,11 +35,7 @@ pub const RECORDED: [Kind; 4] = [
 /// transaction (the job's), which it leaves as the platform operator.
 pub async fn record_week(conn: &mut AsyncPgConnection) -> Result<i64, ApiError> {
     set_identity(conn, &DbIdentity::operator()).await?;
-    let orgs: Vec<(Uuid, String)> = organizations::table
-        .select((organizations::id, organizations::time_zone))
-        .order(organizations::id)
-        .load(conn)
-        .await?;
+    let orgs = db::organizations(conn).await?;
     let mut rows = 0;
     for (org, zone) in orgs {
         let zone = crate::domain::zone::zone(&zone);
@@ -98,29 +92,6 @@ async fn store(
     week: NaiveDate,
     result: serde_json::Value,
 ) -> Result<i64, ApiError> {
-    let written = diesel::insert_into(analytics_history::table)
-        .values((
-            analytics_history::organization_id.eq(org),
-            analytics_history::kind.eq(kind.as_str()),
-            analytics_history::granularity.eq("week"),
-            analytics_history::bucket_start.eq(week),
-            analytics_history::result.eq(result),
-        ))
-        // The unique key is (organization, kind, granularity, bucket,
-        // department) with NULLS NOT DISTINCT: organization-wide rows too.
-        .on_conflict((
-            analytics_history::organization_id,
-            analytics_history::kind,
-            analytics_history::granularity,
-            analytics_history::bucket_start,
-            analytics_history::department_id,
-        ))
-        .do_update()
-        .set((
-            analytics_history::result.eq(excluded(analytics_history::result)),
-            analytics_history::computed_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await?;
+    let written = db::put_week(conn, org, kind.as_str(), week, result).await?;
     Ok(written as i64)
 }

@@ -4,18 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::cache::{Computed, Key};
 use super::subject::{job_role_of, today, zone_of};
 use crate::api::ApiError;
-use crate::db::schema::{
-    assessments, course_skills, courses, daily_activity, enrollments, job_role_skills, lessons,
-    org_priority_skills, organizations, skill_prerequisites, skills, user_skills, users,
-};
-use crate::db::views::platform_skill_demand;
+use crate::db::analytics::learner as db;
+use crate::db::analytics::learner::Graded;
 use crate::domain::analytics::gaps::{Gap, Requirement, gap_matrix};
 use crate::domain::analytics::learner::{
     self as rules, DEFAULT_LESSON_TARGET, DayFigures, ENGAGEMENT_DAYS, Engagement, EngagementBand,
@@ -64,15 +60,7 @@ async fn lessons_by_day(
     user: Uuid,
     today: NaiveDate,
 ) -> Result<Vec<(NaiveDate, i32)>, ApiError> {
-    Ok(daily_activity::table
-        .filter(daily_activity::user_id.eq(user))
-        .filter(daily_activity::local_date.between(today - Days::new(27), today))
-        .select((
-            daily_activity::local_date,
-            daily_activity::lessons_completed,
-        ))
-        .load(conn)
-        .await?)
+    Ok(db::lessons_by_day(conn, user, today - Days::new(27), today).await?)
 }
 
 /// The pace figures velocity, risk and peers share.
@@ -112,12 +100,7 @@ pub async fn velocity(
     let clock = Clock::of(conn, user).await?;
     let pace = user_pace(conn, user, clock.today).await?;
     let (change, momentum) = rules::momentum(pace.last7, pace.prior7);
-    let settings: serde_json::Value = organizations::table
-        .inner_join(users::table)
-        .filter(users::id.eq(user))
-        .select(organizations::settings)
-        .first(conn)
-        .await?;
+    let settings = db::org_settings_of(conn, user).await?;
     let target = settings
         .get("lesson_target_per_week")
         .and_then(serde_json::Value::as_f64)
@@ -144,33 +127,20 @@ pub async fn velocity(
 /// Lessons left over the person's active enrollments (a course's size is
 /// its expected_lessons, else its lesson count).
 async fn remaining_lessons(conn: &mut AsyncPgConnection, user: Uuid) -> Result<u32, ApiError> {
-    let active: Vec<(Uuid, f64, Option<i32>)> = enrollments::table
-        .inner_join(courses::table.on(courses::id.eq(enrollments::course_id)))
-        .filter(enrollments::user_id.eq(user))
-        .filter(enrollments::status.eq("active"))
-        .select((
-            enrollments::course_id,
-            enrollments::progress_percent,
-            courses::expected_lessons,
-        ))
-        .load(conn)
-        .await?;
-    let ids: Vec<Uuid> = active.iter().map(|a| a.0).collect();
-    let counts: HashMap<Uuid, i64> = lessons::table
-        .filter(lessons::course_id.eq_any(&ids))
-        .group_by(lessons::course_id)
-        .select((lessons::course_id, diesel::dsl::count_star()))
-        .load::<(Uuid, i64)>(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let active = db::active_courses(conn, user).await?;
+    let ids: Vec<Uuid> = active.iter().map(|a| a.course).collect();
+    let counts = db::lesson_counts(conn, &ids).await?;
     Ok(active
         .iter()
-        .map(|(course, progress, expected)| {
-            let total = expected
+        .map(|a| {
+            let total = a
+                .expected_lessons
                 .map(i64::from)
-                .unwrap_or_else(|| counts.get(course).copied().unwrap_or(0));
-            rules::remaining_lessons(u32::try_from(total.max(0)).unwrap_or(u32::MAX), *progress)
+                .unwrap_or_else(|| counts.get(&a.course).copied().unwrap_or(0));
+            rules::remaining_lessons(
+                u32::try_from(total.max(0)).unwrap_or(u32::MAX),
+                a.progress_percent,
+            )
         })
         .sum())
 }
@@ -182,18 +152,12 @@ pub async fn engagement_days(
     today: NaiveDate,
 ) -> Result<[DayFigures; ENGAGEMENT_DAYS], ApiError> {
     let first = today - Days::new(ENGAGEMENT_DAYS as u64 - 1);
-    let rows: Vec<(NaiveDate, i32, i32, i32)> = daily_activity::table
-        .filter(daily_activity::user_id.eq(user))
-        .filter(daily_activity::local_date.between(first, today))
-        .select((
-            daily_activity::local_date,
-            daily_activity::logins,
-            daily_activity::session_seconds,
-            daily_activity::learning_activities,
-        ))
-        .load(conn)
-        .await?;
-    Ok(days_of(first, rows.iter().map(|r| (r.0, (r.1, r.2, r.3)))))
+    let rows = db::activity_days(conn, user, first, today).await?;
+    Ok(days_of(
+        first,
+        rows.iter()
+            .map(|r| (r.date, (r.logins, r.session_seconds, r.learning_activities))),
+    ))
 }
 
 /// Places (day, (logins, session seconds, learning activities)) rows into
@@ -262,20 +226,11 @@ pub async fn mastery(
 ) -> Result<Computed<pb::GetMasteryProgressResponse>, ApiError> {
     let user = key.person()?;
     let clock = Clock::of(conn, user).await?;
-    let rows: Vec<(String, f64, Option<DateTime<Utc>>)> = user_skills::table
-        .inner_join(skills::table)
-        .filter(user_skills::user_id.eq(user))
-        .select((
-            skills::domain,
-            user_skills::mastery_level,
-            user_skills::mastered_at,
-        ))
-        .load(conn)
-        .await?;
+    let rows = db::held_skills(conn, user).await?;
     let mut domains: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
-    for (domain, level, _) in &rows {
-        let entry = domains.entry(domain.as_str()).or_default();
-        if rules::is_mastered(*level) {
+    for skill in &rows {
+        let entry = domains.entry(skill.domain.as_str()).or_default();
+        if rules::is_mastered(skill.mastery_level) {
             entry.0 += 1;
         } else {
             entry.1 += 1;
@@ -293,7 +248,7 @@ pub async fn mastery(
             let end = local_midnight(*month + Months::new(1), clock.zone);
             let mastered = rows
                 .iter()
-                .filter(|(_, _, at)| at.is_some_and(|at| at < end))
+                .filter(|s| s.mastered_at.is_some_and(|at| at < end))
                 .count() as u32;
             pb::MasteryPoint {
                 month: month.to_string(),
@@ -325,23 +280,12 @@ pub async fn mastery(
     ))
 }
 
-/// A person's assessments, oldest first: (course, score, graded at).
-pub type Graded = (Option<Uuid>, f64, DateTime<Utc>);
-
+/// A person's assessments, oldest first.
 pub async fn assessments_of(
     conn: &mut AsyncPgConnection,
     user: Uuid,
 ) -> Result<Vec<Graded>, ApiError> {
-    Ok(assessments::table
-        .filter(assessments::user_id.eq(user))
-        .order((assessments::graded_at.asc(), assessments::id.asc()))
-        .select((
-            assessments::course_id,
-            assessments::score,
-            assessments::graded_at,
-        ))
-        .load(conn)
-        .await?)
+    Ok(db::assessments_of(conn, user).await?)
 }
 
 pub fn trend_pb(t: Trend) -> pb::Trend {
@@ -359,8 +303,8 @@ pub async fn performance(
     let user = key.person()?;
     let now = Utc::now();
     let graded = assessments_of(conn, user).await?;
-    let scores: Vec<f64> = graded.iter().map(|g| g.1).collect();
-    let first = <[Graded]>::first(&graded).map(|g| g.2);
+    let scores: Vec<f64> = graded.iter().map(|g| g.score).collect();
+    let first = <[Graded]>::first(&graded).map(|g| g.graded_at);
     let (slope, trend) = rules::performance_trend(&scores);
     let last = &scores[scores.len().saturating_sub(rules::TREND_WINDOW)..];
     Ok(Computed::new(
@@ -389,53 +333,22 @@ pub async fn effectiveness(
 ) -> Result<Computed<pb::GetContentEffectivenessResponse>, ApiError> {
     let user = key.person()?;
     let now = Utc::now();
-    type Row = (
-        Uuid,
-        String,
-        f64,
-        String,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-    );
-    let mine: Vec<Row> = enrollments::table
-        .inner_join(courses::table.on(courses::id.eq(enrollments::course_id)))
-        .filter(enrollments::user_id.eq(user))
-        .order(courses::name.asc())
-        .select((
-            enrollments::course_id,
-            courses::name,
-            enrollments::progress_percent,
-            enrollments::status,
-            enrollments::enrolled_at,
-            enrollments::completed_at,
-        ))
-        .load(conn)
-        .await?;
-    let ids: Vec<Uuid> = mine.iter().map(|r| r.0).collect();
-    let finished: Vec<(Uuid, DateTime<Utc>, Option<DateTime<Utc>>)> = enrollments::table
-        .filter(enrollments::course_id.eq_any(&ids))
-        .filter(enrollments::status.eq("completed"))
-        .select((
-            enrollments::course_id,
-            enrollments::enrolled_at,
-            enrollments::completed_at,
-        ))
-        .load(conn)
-        .await?;
+    let mine = db::enrollments_of(conn, user).await?;
+    let ids: Vec<Uuid> = mine.iter().map(|r| r.course).collect();
     let mut durations: HashMap<Uuid, Vec<f64>> = HashMap::new();
-    for (course, enrolled, completed) in finished {
-        if let Some(done) = completed {
+    for c in db::completions(conn, &ids).await? {
+        if let Some(done) = c.completed_at {
             durations
-                .entry(course)
+                .entry(c.course)
                 .or_default()
-                .push(days_between(enrolled, done));
+                .push(days_between(c.enrolled_at, done));
         }
     }
     let mut suppressed = false;
     let courses = mine
         .iter()
-        .map(|(course, name, progress, status, enrolled, completed)| {
-            let group = durations.get(course).map_or(&[][..], Vec::as_slice);
+        .map(|e| {
+            let group = durations.get(&e.course).map_or(&[][..], Vec::as_slice);
             let average = if shown(group.len()) {
                 stats::mean(group)
             } else {
@@ -443,17 +356,17 @@ pub async fn effectiveness(
                 None
             };
             pb::CourseEffectiveness {
-                course_id: course.to_string(),
-                course_name: name.clone(),
-                progress_percent: *progress,
-                completed: status == "completed",
-                days_spent: days_between(*enrolled, completed.unwrap_or(now)),
+                course_id: e.course.to_string(),
+                course_name: e.course_name.clone(),
+                progress_percent: e.progress_percent,
+                completed: e.status == "completed",
+                days_spent: days_between(e.enrolled_at, e.completed_at.unwrap_or(now)),
                 course_average_days: average,
             }
         })
         .collect();
-    let done = mine.iter().filter(|r| r.3 == "completed").count() as u64;
-    let start = mine.iter().map(|r| r.4).min().unwrap_or(now);
+    let done = mine.iter().filter(|r| r.status == "completed").count() as u64;
+    let start = mine.iter().map(|r| r.enrolled_at).min().unwrap_or(now);
     Ok(Computed::new(
         pb::GetContentEffectivenessResponse {
             meta: None,
@@ -486,28 +399,11 @@ pub async fn skill_gaps(
     let job_role = job_role_of(conn, user).await?;
     let mut required: HashMap<Uuid, (f64, f64)> = HashMap::new();
     if let Some(role) = &job_role {
-        let rows: Vec<(Uuid, i16, f64)> = job_role_skills::table
-            .filter(job_role_skills::organization_id.eq(org))
-            .filter(job_role_skills::job_role.eq(role))
-            .select((
-                job_role_skills::skill_id,
-                job_role_skills::required_mastery,
-                job_role_skills::career_impact,
-            ))
-            .load(conn)
-            .await?;
-        for (skill, mastery, impact) in rows {
-            required.insert(skill, (f64::from(mastery), impact));
+        for r in db::job_role_requirements(conn, org, role).await? {
+            required.insert(r.skill, (f64::from(r.required_mastery), r.career_impact));
         }
     }
-    let from_courses: Vec<(Uuid, i16)> = course_skills::table
-        .inner_join(enrollments::table.on(enrollments::course_id.eq(course_skills::course_id)))
-        .filter(enrollments::user_id.eq(user))
-        .filter(enrollments::status.eq("active"))
-        .select((course_skills::skill_id, course_skills::required_mastery))
-        .load(conn)
-        .await?;
-    for (skill, mastery) in from_courses {
+    for (skill, mastery) in db::active_course_requirements(conn, user).await? {
         let entry = required.entry(skill).or_insert((0.0, 0.0));
         entry.0 = entry.0.max(f64::from(mastery));
     }
@@ -515,51 +411,23 @@ pub async fn skill_gaps(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let current: HashMap<Uuid, f64> = user_skills::table
-        .filter(user_skills::user_id.eq(user))
-        .filter(user_skills::skill_id.eq_any(&ids))
-        .select((user_skills::skill_id, user_skills::mastery_level))
-        .load::<(Uuid, f64)>(conn)
-        .await?
-        .into_iter()
-        .collect();
-    let priority: HashMap<Uuid, f64> = org_priority_skills::table
-        .filter(org_priority_skills::organization_id.eq(org))
-        .filter(org_priority_skills::skill_id.eq_any(&ids))
-        .select((org_priority_skills::skill_id, org_priority_skills::weight))
-        .load::<(Uuid, f64)>(conn)
-        .await?
-        .into_iter()
-        .collect();
-    let info: Vec<(Uuid, String, String, Option<f64>)> = skills::table
-        .filter(skills::id.eq_any(&ids))
-        .select((
-            skills::id,
-            skills::name,
-            skills::domain,
-            skills::market_demand,
-        ))
-        .load(conn)
-        .await?;
-    let prerequisites: Vec<(Uuid, Uuid)> = skill_prerequisites::table
-        .filter(skill_prerequisites::skill_id.eq_any(&ids))
-        .select((
-            skill_prerequisites::skill_id,
-            skill_prerequisites::prerequisite_skill_id,
-        ))
-        .load(conn)
-        .await?;
+    let current = db::mastery_of(conn, user, &ids).await?;
+    let priority = db::priority_weights(conn, org, &ids).await?;
+    let info = db::skill_info(conn, &ids).await?;
+    let prerequisites = db::prerequisites_of(conn, &ids).await?;
     let demand = market_demand(conn, today).await?;
     let requirements: Vec<Requirement> = info
         .iter()
-        .map(|(id, _, _, override_demand)| {
+        .map(|skill| {
+            let id = &skill.id;
             let (mastery, impact) = required[id];
             Requirement {
                 skill_id: *id,
                 required: if mastery > 0.0 { mastery } else { MASTERY },
                 current: current.get(id).copied().unwrap_or(0.0),
                 business_priority: priority.get(id).copied().unwrap_or(0.0),
-                market_demand: override_demand
+                market_demand: skill
+                    .market_demand
                     .unwrap_or_else(|| demand.get(id).copied().unwrap_or(0.0)),
                 career_impact: impact,
                 prerequisites: prerequisites
@@ -571,7 +439,7 @@ pub async fn skill_gaps(
         })
         .collect();
     let names: HashMap<Uuid, (&String, &String)> =
-        info.iter().map(|(id, n, d, _)| (*id, (n, d))).collect();
+        info.iter().map(|s| (s.id, (&s.name, &s.domain))).collect();
     Ok(gap_matrix(&requirements)
         .into_iter()
         .map(|gap| {
@@ -596,15 +464,7 @@ async fn market_demand(
         .with_day(1)
         .and_then(|d| d.checked_sub_months(Months::new(DEMAND_MONTHS - 1)))
         .unwrap_or(today);
-    let rows: Vec<(Uuid, Option<i64>)> = platform_skill_demand::table
-        .filter(platform_skill_demand::month.ge(from))
-        .filter(platform_skill_demand::suppressed.eq(false))
-        .select((
-            platform_skill_demand::skill_id,
-            platform_skill_demand::learner_count,
-        ))
-        .load(conn)
-        .await?;
+    let rows = db::platform_demand_since(conn, from).await?;
     let mut totals: HashMap<Uuid, i64> = HashMap::new();
     for (skill, learners) in rows {
         *totals.entry(skill).or_default() += learners.unwrap_or(0);

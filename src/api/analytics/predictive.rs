@@ -139,7 +139,7 @@ pub async fn forecast(
     // One read of the person's assessments serves the overall and the
     // per-course figures.
     let graded = assessments_of(conn, user).await?;
-    let all_scores: Vec<f64> = graded.iter().map(|g| g.1).collect();
+    let all_scores: Vec<f64> = graded.iter().map(|g| g.score).collect();
     let overall = stats::mean(&all_scores);
     let mut courses = Vec::with_capacity(active.len());
     let mut start = clock.now;
@@ -147,8 +147,8 @@ pub async fn forecast(
         start = start.min(enrolled_at);
         let course_scores: Vec<f64> = graded
             .iter()
-            .filter(|g| g.0 == Some(course))
-            .map(|g| g.1)
+            .filter(|g| g.course == Some(course))
+            .map(|g| g.score)
             .collect();
         let seconds = (clock.now - enrolled_at).num_seconds().max(0);
         let days = u32::try_from((seconds + 86_399) / 86_400).unwrap_or(u32::MAX);

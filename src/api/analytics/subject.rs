@@ -6,14 +6,13 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::cache::Subject;
 use crate::api::{ApiError, caller_user, enforce, uuid_or};
 use crate::auth::{Principal, Role};
-use crate::db::schema::{courses, departments, organizations, user_preferences, users};
+use crate::db::analytics::subject as db;
 use crate::domain::access;
 use crate::domain::analytics::Kind;
 use crate::domain::analytics::organization::{DEFAULT_WEEKS, MAX_WEEKS};
@@ -27,12 +26,8 @@ pub async fn learner(
 ) -> Result<(Uuid, Uuid), ApiError> {
     let user = uuid_or(field, user_id, caller_user(principal))?;
     enforce(access::read_person(principal, user))?;
-    let org = users::table
-        .find(user)
-        .select(users::organization_id)
-        .first::<Uuid>(conn)
-        .await
-        .optional()?
+    let org = db::org_of_user(conn, user)
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("user {user}")))?;
     Ok((user, org))
 }
@@ -43,21 +38,11 @@ pub async fn opted_out(
     user: Uuid,
     kind: Kind,
 ) -> Result<bool, ApiError> {
-    let flags: Option<(bool, bool, bool)> = user_preferences::table
-        .find(user)
-        .select((
-            user_preferences::drop_off_risk_opt_out,
-            user_preferences::forecasting_opt_out,
-            user_preferences::recommendations_opt_out,
-        ))
-        .first(conn)
-        .await
-        .optional()?;
-    let (risk, forecast, recommendations) = flags.unwrap_or_default();
+    let flags = db::opt_outs(conn, user).await?.unwrap_or_default();
     Ok(match kind {
-        Kind::DropOffRisk => risk,
-        Kind::OutcomeForecast => forecast,
-        Kind::Recommendations => recommendations,
+        Kind::DropOffRisk => flags.drop_off_risk,
+        Kind::OutcomeForecast => flags.forecasting,
+        Kind::Recommendations => flags.recommendations,
         _ => false,
     })
 }
@@ -91,19 +76,15 @@ pub async fn courses(
         };
     }
     let course = uuid_or("subject.course_id", course_id, None)?;
-    let (org, trainer): (Uuid, Option<Uuid>) = courses::table
-        .find(course)
-        .select((courses::organization_id, courses::trainer_id))
-        .first(conn)
-        .await
-        .optional()?
+    let owner = db::course_owner(conn, course)
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("course {course}")))?;
-    if *role == Role::Trainer && trainer != Some(*user_id) {
+    if *role == Role::Trainer && owner.trainer != Some(*user_id) {
         return Err(ApiError::PermissionDenied(
             "trainers see the analytics of the courses they teach only".into(),
         ));
     }
-    Ok((Subject::Course(course), org))
+    Ok((Subject::Course(course), owner.organization))
 }
 
 /// A trainer whose teaching the caller may read: themselves, or (admins)
@@ -171,14 +152,10 @@ pub async fn organization(
         None
     } else {
         let id = uuid_or("subject.department_id", department_id, None)?;
-        let found = departments::table
-            .find(id)
-            .filter(departments::organization_id.eq(org))
-            .select(departments::id)
-            .first::<Uuid>(conn)
-            .await
-            .optional()?;
-        Some(found.ok_or_else(|| ApiError::NotFound(format!("department {id}")))?)
+        if !db::department_in(conn, org, id).await? {
+            return Err(ApiError::NotFound(format!("department {id}")));
+        }
+        Some(id)
     };
     Ok(OrgScope {
         org,
@@ -189,15 +166,10 @@ pub async fn organization(
 
 /// NOT_FOUND unless the caller can see organization `org`.
 pub async fn ensure_org(conn: &mut AsyncPgConnection, org: Uuid) -> Result<(), ApiError> {
-    let exists = organizations::table
-        .find(org)
-        .select(organizations::id)
-        .first::<Uuid>(conn)
-        .await
-        .optional()?;
-    match exists {
-        Some(_) => Ok(()),
-        None => Err(ApiError::NotFound(format!("organization {org}"))),
+    if db::org_exists(conn, org).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("organization {org}")))
     }
 }
 
@@ -206,30 +178,18 @@ pub async fn job_role_of(
     conn: &mut AsyncPgConnection,
     user: Uuid,
 ) -> Result<Option<String>, ApiError> {
-    Ok(users::table
-        .find(user)
-        .select(users::job_role)
-        .first(conn)
-        .await?)
+    Ok(db::job_role_of(conn, user).await?)
 }
 
 /// A person's time zone and "today" in it.
 pub async fn zone_of(conn: &mut AsyncPgConnection, user: Uuid) -> Result<Tz, ApiError> {
-    let zone: String = users::table
-        .find(user)
-        .select(users::time_zone)
-        .first(conn)
-        .await?;
+    let zone = db::user_zone(conn, user).await?;
     Ok(crate::domain::zone::zone(&zone))
 }
 
 /// An organization's time zone.
 pub async fn org_zone(conn: &mut AsyncPgConnection, org: Uuid) -> Result<Tz, ApiError> {
-    let zone: String = organizations::table
-        .find(org)
-        .select(organizations::time_zone)
-        .first(conn)
-        .await?;
+    let zone = db::org_zone(conn, org).await?;
     Ok(crate::domain::zone::zone(&zone))
 }
 

@@ -1,20 +1,22 @@
 //! Gamification rows and rules as protobuf messages.
 
-use super::profile::AchievementRow;
+use crate::db::models::achievement::Achievement;
 use crate::proto::gamification::v1 as pb;
 
 pub use crate::domain::events::to_timestamp as timestamp;
 
-pub fn achievement(row: &AchievementRow) -> pb::Achievement {
-    let (id, org, name, description, icon, tier, criteria) = row;
+pub fn achievement(row: &Achievement) -> pb::Achievement {
     pb::Achievement {
-        id: id.clone(),
-        name: name.clone(),
-        description: description.clone(),
-        icon: icon.clone().unwrap_or_default(),
-        tier: tier_of(tier) as i32,
-        criteria_json: criteria.to_string(),
-        organization_id: org.map(|o| o.to_string()).unwrap_or_default(),
+        id: row.id.clone(),
+        name: row.name.clone(),
+        description: row.description.clone(),
+        icon: row.icon.clone().unwrap_or_default(),
+        tier: tier_of(&row.tier) as i32,
+        criteria_json: row.criteria.to_string(),
+        organization_id: row
+            .organization_id
+            .map(|o| o.to_string())
+            .unwrap_or_default(),
     }
 }
 

@@ -1,15 +1,16 @@
 //! GetProfile, ListLedger, ListAchievements and CreateAchievement.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::mapping;
 use crate::api::{ApiError, AppState, caller_user, enforce, paging, uuid_or};
 use crate::auth::{AuthContext, Principal, Role};
+use crate::db::models::achievement::{Achievement, Earned, earned_by};
+use crate::db::models::point_transaction::ledger_page;
+use crate::db::models::user::User;
 use crate::db::models::user_points::{PointsRow, points_of};
-use crate::db::schema::{achievements, point_transactions, user_achievements, users};
 use crate::domain::access;
 use crate::domain::gamification::achievements::{Criterion, MAX_CRITERIA_BYTES};
 use crate::domain::gamification::levels::level_info;
@@ -19,31 +20,6 @@ use crate::proto::gamification::v1 as pb;
 
 /// Ledger entries per page: default and maximum.
 const LEDGER_PAGE: (u32, u32) = (50, 200);
-
-/// An achievement definition as stored.
-pub type AchievementRow = (
-    String,
-    Option<Uuid>,
-    String,
-    String,
-    Option<String>,
-    String,
-    serde_json::Value,
-);
-
-macro_rules! achievement_columns {
-    () => {
-        (
-            achievements::id,
-            achievements::organization_id,
-            achievements::name,
-            achievements::description,
-            achievements::icon,
-            achievements::tier,
-            achievements::criteria,
-        )
-    };
-}
 
 /// The person a read is about (empty: the caller), checked against the
 /// caller's role.
@@ -64,15 +40,8 @@ pub async fn get_profile(
             Box::pin(async move {
                 let (org, zone) = person(conn, user).await?;
                 let row = points_of(conn, user).await?;
-                let defs = visible_achievements(conn, org, true).await?;
-                let earned: Vec<(String, DateTime<Utc>)> = user_achievements::table
-                    .filter(user_achievements::user_id.eq(user))
-                    .select((
-                        user_achievements::achievement_id,
-                        user_achievements::earned_at,
-                    ))
-                    .load(conn)
-                    .await?;
+                let defs = Achievement::visible(conn, org, true).await?;
+                let earned = earned_by(conn, user).await?;
                 let today = Utc::now().with_timezone(&zone).date_naive();
                 Ok(profile(user, row, &defs, &earned, today))
             })
@@ -86,12 +55,8 @@ async fn person(
     conn: &mut AsyncPgConnection,
     user: Uuid,
 ) -> Result<(Uuid, chrono_tz::Tz), ApiError> {
-    let (org, zone): (Uuid, String) = users::table
-        .find(user)
-        .select((users::organization_id, users::time_zone))
-        .first(conn)
-        .await
-        .optional()?
+    let (org, zone) = User::home(conn, user)
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("user {user}")))?;
     Ok((org, crate::domain::zone::zone(&zone)))
 }
@@ -99,8 +64,8 @@ async fn person(
 fn profile(
     user: Uuid,
     row: Option<PointsRow>,
-    defs: &[AchievementRow],
-    earned: &[(String, DateTime<Utc>)],
+    defs: &[Achievement],
+    earned: &[Earned],
     today: NaiveDate,
 ) -> pb::GetProfileResponse {
     let total = row.as_ref().map_or(0, |r| r.total_points.max(0) as u64);
@@ -119,12 +84,12 @@ fn profile(
     let achievements = defs
         .iter()
         .filter_map(|def| {
-            let criterion = Criterion::parse(&def.6).ok()?;
+            let criterion = Criterion::parse(&def.criteria).ok()?;
             let (current, target) = criterion.progress(&counters);
             let when = earned
                 .iter()
-                .find(|(id, _)| *id == def.0)
-                .map(|(_, at)| *at);
+                .find(|e| e.achievement_id == def.id)
+                .map(|e| e.earned_at);
             Some(pb::AchievementProgress {
                 achievement: Some(mapping::achievement(def)),
                 earned: when.is_some(),
@@ -156,35 +121,6 @@ fn profile(
     }
 }
 
-/// Achievement definitions the organization's people can earn (its own and
-/// platform ones); with `earned_too`, also inactive ones (people keep what
-/// they earned).
-async fn visible_achievements(
-    conn: &mut AsyncPgConnection,
-    org: Uuid,
-    earned_too: bool,
-) -> Result<Vec<AchievementRow>, ApiError> {
-    let query = achievements::table
-        .filter(
-            achievements::organization_id
-                .is_null()
-                .or(achievements::organization_id.eq(org)),
-        )
-        .select(achievement_columns!())
-        .order((
-            achievements::organization_id.desc(),
-            achievements::created_at,
-            achievements::id,
-        ))
-        .into_boxed();
-    let query = if earned_too {
-        query
-    } else {
-        query.filter(achievements::active)
-    };
-    Ok(query.load(conn).await?)
-}
-
 pub async fn list_ledger(
     state: &AppState,
     ctx: &AuthContext,
@@ -195,56 +131,20 @@ pub async fn list_ledger(
     let after = paging::after_cursor(req.page.as_ref(), "ledger")?
         .map(|c| ledger_cursor(&c))
         .transpose()?;
-    type Row = (
-        Uuid,
-        String,
-        i32,
-        String,
-        i32,
-        i32,
-        DateTime<Utc>,
-        NaiveDate,
-    );
-    let rows: Vec<Row> = state
+    let rows = state
         .read_tx(ctx, move |conn| {
             Box::pin(async move {
                 person(conn, user).await?;
-                let mut query = point_transactions::table
-                    .filter(point_transactions::user_id.eq(user))
-                    .select((
-                        point_transactions::id,
-                        point_transactions::rule_id,
-                        point_transactions::rule_version,
-                        point_transactions::source_key,
-                        point_transactions::points_awarded,
-                        point_transactions::points_capped,
-                        point_transactions::occurred_at,
-                        point_transactions::local_date,
-                    ))
-                    .order((
-                        point_transactions::occurred_at.desc(),
-                        point_transactions::id.desc(),
-                    ))
-                    .limit(size)
-                    .into_boxed();
-                if let Some((at, id)) = after {
-                    query = query.filter(
-                        point_transactions::occurred_at
-                            .lt(at)
-                            .or(point_transactions::occurred_at
-                                .eq(at)
-                                .and(point_transactions::id.lt(id))),
-                    );
-                }
-                Ok(query.load(conn).await?)
+                Ok(ledger_page(conn, user, size, after).await?)
             })
         })
         .await?;
     let next = rows.last().map(|r| {
         format!(
             "{}|{}",
-            r.6.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-            r.0
+            r.occurred_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            r.id
         )
     });
     Ok(pb::ListLedgerResponse {
@@ -255,13 +155,13 @@ pub async fn list_ledger(
         entries: rows
             .into_iter()
             .map(|r| pb::LedgerEntry {
-                rule_id: r.1,
-                rule_version: r.2.max(0) as u32,
-                source_key: r.3,
-                points_awarded: r.4.max(0) as u32,
-                points_capped: r.5.max(0) as u32,
-                occurred_at: Some(mapping::timestamp(r.6)),
-                local_date: r.7.to_string(),
+                rule_id: r.rule_id,
+                rule_version: r.rule_version.max(0) as u32,
+                source_key: r.source_key,
+                points_awarded: r.points_awarded.max(0) as u32,
+                points_capped: r.points_capped.max(0) as u32,
+                occurred_at: Some(mapping::timestamp(r.occurred_at)),
+                local_date: r.local_date.to_string(),
             })
             .collect(),
     })
@@ -286,7 +186,7 @@ pub async fn list_achievements(
         .ok_or_else(|| ApiError::PermissionDenied("a person's token is needed".into()))?;
     let defs = state
         .read_tx(ctx, move |conn| {
-            Box::pin(async move { visible_achievements(conn, org, false).await })
+            Box::pin(async move { Ok(Achievement::visible(conn, org, false).await?) })
         })
         .await?;
     Ok(pb::ListAchievementsResponse {
@@ -372,36 +272,23 @@ pub async fn create_achievement(
         None => req.id.clone(),
     };
     let icon = (!req.icon.is_empty()).then(|| req.icon.clone());
-    let row: AchievementRow = (
+    let row = Achievement {
         id,
-        org,
-        req.name,
-        req.description,
+        organization_id: org,
+        name: req.name,
+        description: req.description,
         icon,
-        tier.to_string(),
+        tier: tier.to_string(),
         criteria,
-    );
+    };
     let stored = row.clone();
     state
         .tx(ctx, move |conn| {
             Box::pin(async move {
-                let inserted = diesel::insert_into(achievements::table)
-                    .values((
-                        achievements::id.eq(&stored.0),
-                        achievements::organization_id.eq(stored.1),
-                        achievements::name.eq(&stored.2),
-                        achievements::description.eq(&stored.3),
-                        achievements::icon.eq(&stored.4),
-                        achievements::tier.eq(&stored.5),
-                        achievements::criteria.eq(&stored.6),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .await?;
-                if inserted == 0 {
+                if !stored.insert(conn).await? {
                     return Err(ApiError::AlreadyExists(format!(
                         "achievement {:?} already exists",
-                        stored.0
+                        stored.id
                     )));
                 }
                 Ok(())

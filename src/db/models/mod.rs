@@ -3,11 +3,13 @@
 //! The tables ingestion derives (daily activity, skills, assessments) are
 //! written only by `db::ingest`, which keeps its row types beside the SQL.
 
+pub mod achievement;
 pub mod course;
 pub mod department;
 pub mod enrollment;
 pub mod learning_path;
 pub mod organization;
+pub mod point_transaction;
 pub mod preferences;
 pub mod skill;
 pub mod user;

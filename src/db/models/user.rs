@@ -110,6 +110,19 @@ impl User {
             .optional()
     }
 
+    /// The person's organization and time zone name.
+    pub async fn home(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> QueryResult<Option<(Uuid, String)>> {
+        users::table
+            .find(id)
+            .select((users::organization_id, users::time_zone))
+            .first(conn)
+            .await
+            .optional()
+    }
+
     /// Up to `limit` users matching `filter`, ordered by id.
     pub async fn list(
         conn: &mut AsyncPgConnection,
