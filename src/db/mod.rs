@@ -8,6 +8,7 @@ pub mod schema;
 pub mod analytics;
 pub mod auth;
 pub mod boards;
+pub mod data_rights;
 pub mod gamification;
 pub mod ingest;
 pub mod models;

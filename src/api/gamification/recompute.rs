@@ -4,15 +4,13 @@
 
 use std::collections::HashMap;
 
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::api::{ApiError, AppState, enforce};
 use crate::auth::{AuthContext, Principal, Role};
 use crate::db::gamification;
+use crate::db::models::user::User;
 use crate::db::models::user_points::PointsRow;
-use crate::db::schema::users;
 use crate::domain::access;
 use crate::domain::gamification::engine::Plan;
 use crate::proto::gamification::v1 as pb;
@@ -90,13 +88,7 @@ async fn people(
     };
     state
         .tx(ctx, move |conn| {
-            Box::pin(async move {
-                let mut query = users::table.select(users::id).order(users::id).into_boxed();
-                if let Some(org) = filter {
-                    query = query.filter(users::organization_id.eq(org));
-                }
-                Ok(query.load(conn).await?)
-            })
+            Box::pin(async move { Ok(User::ids(conn, filter).await?) })
         })
         .await
 }

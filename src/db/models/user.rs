@@ -123,6 +123,15 @@ impl User {
             .optional()
     }
 
+    /// The ids of every user (of `org` only, when given), in order.
+    pub async fn ids(conn: &mut AsyncPgConnection, org: Option<Uuid>) -> QueryResult<Vec<Uuid>> {
+        let mut query = users::table.select(users::id).order(users::id).into_boxed();
+        if let Some(org) = org {
+            query = query.filter(users::organization_id.eq(org));
+        }
+        query.load(conn).await
+    }
+
     /// Up to `limit` users matching `filter`, ordered by id.
     pub async fn list(
         conn: &mut AsyncPgConnection,
