@@ -179,6 +179,7 @@ impl Cli {
 async fn run_jobs(args: JobRunArgs) -> Result<()> {
     use crate::jobs::{Job, Outcome, run_once};
     let (url, _pg) = database(&args.db, false).await?;
+    let runner = server::job_runner(args.settings.clone());
     let jobs = if args.jobs.is_empty() {
         Job::ALL.to_vec()
     } else {
@@ -186,7 +187,7 @@ async fn run_jobs(args: JobRunArgs) -> Result<()> {
     };
     for job in jobs {
         let started = std::time::Instant::now();
-        match run_once(&url, job, &args.settings)
+        match run_once(&url, job, &runner)
             .await
             .with_context(|| format!("job {} failed (nothing of it was applied)", job.name()))?
         {
@@ -384,7 +385,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // Jobs need ownership (REFRESH, partitions): they use the owner URL,
     // requests never do.
     let jobs = if args.jobs.enabled {
-        crate::jobs::spawn_all(owner_url.clone(), args.jobs.clone())
+        crate::jobs::spawn_all(owner_url.clone(), server::job_runner(args.jobs.clone()))
     } else {
         Vec::new()
     };

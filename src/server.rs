@@ -27,6 +27,15 @@ use crate::proto::gamification::v1::gamification_service_server::GamificationSer
 use crate::proto::identity::v1::identity_service_server::IdentityServiceServer;
 use crate::{db, http2};
 
+/// The background jobs with the work they take from the API (the history
+/// records the analytics' answers).
+pub fn job_runner(settings: crate::jobs::JobSettings) -> crate::jobs::Runner {
+    crate::jobs::Runner {
+        settings,
+        record_history: crate::api::analytics::record_history,
+    }
+}
+
 /// How often the health task checks the database.
 const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 

@@ -9,7 +9,7 @@ use diesel_async::{
     AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager,
 };
 
-use super::{Job, JobSettings, work};
+use super::{Job, Runner, work};
 
 /// What became of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,15 +28,11 @@ struct Locked {
 
 /// Runs `job` once as the owner at `owner_url`, unless another process is
 /// running it. An error rolls everything back and is recorded in job_runs.
-pub async fn run_once(
-    owner_url: &str,
-    job: Job,
-    settings: &JobSettings,
-) -> anyhow::Result<Outcome> {
+pub async fn run_once(owner_url: &str, job: Job, runner: &Runner) -> anyhow::Result<Outcome> {
     let mut conn = AsyncPgConnection::establish(owner_url).await?;
     let started = Instant::now();
     AnsiTransactionManager::begin_transaction(&mut conn).await?;
-    let result = locked_run(&mut conn, job, settings, started).await;
+    let result = locked_run(&mut conn, job, runner, started).await;
     match result {
         Ok(outcome) => {
             AnsiTransactionManager::commit_transaction(&mut conn).await?;
@@ -53,7 +49,7 @@ pub async fn run_once(
 async fn locked_run(
     conn: &mut AsyncPgConnection,
     job: Job,
-    settings: &JobSettings,
+    runner: &Runner,
     started: Instant,
 ) -> anyhow::Result<Outcome> {
     let lock: Locked = diesel::sql_query(
@@ -65,7 +61,7 @@ async fn locked_run(
     if !lock.locked {
         return Ok(Outcome::Skipped);
     }
-    let (rows, detail) = work::run(conn, job, settings).await?;
+    let (rows, detail) = work::run(conn, job, runner).await?;
     let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     diesel::sql_query(
         "INSERT INTO job_runs (job_name, last_started_at, last_finished_at, last_success_at, last_duration_ms, rows_affected)

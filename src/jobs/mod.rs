@@ -15,65 +15,23 @@ pub use schedule::spawn_all;
 
 use std::time::Duration;
 
-/// Retention and schedule settings (SPEC "Data lifecycle").
-#[derive(clap::Args, Debug, Clone)]
-pub struct JobSettings {
-    /// Run the background jobs inside `stride serve` (false: an operator
-    /// runs `stride jobs run` from cron instead).
-    #[arg(long = "jobs", env = "STRIDE_JOBS", default_value_t = true, action = clap::ArgAction::Set)]
-    pub enabled: bool,
-    /// Seconds between leaderboard view refreshes.
-    #[arg(long, env = "STRIDE_LEADERBOARD_REFRESH_S", default_value_t = 300)]
-    pub leaderboard_refresh_s: u64,
-    /// Seconds between skill-demand refreshes.
-    #[arg(long, env = "STRIDE_SKILL_DEMAND_REFRESH_S", default_value_t = 86_400)]
-    pub skill_demand_refresh_s: u64,
-    /// Seconds between retention sweeps.
-    #[arg(long, env = "STRIDE_RETENTION_INTERVAL_S", default_value_t = 3_600)]
-    pub retention_interval_s: u64,
-    /// Seconds between partition upkeep runs.
-    #[arg(long, env = "STRIDE_PARTITIONS_INTERVAL_S", default_value_t = 86_400)]
-    pub partitions_interval_s: u64,
-    /// Seconds between recordings of the week's aggregated analytics.
-    #[arg(long, env = "STRIDE_HISTORY_INTERVAL_S", default_value_t = 3_600)]
-    pub history_interval_s: u64,
-    /// Days activity events (learning_events) are kept.
-    #[arg(long, env = "STRIDE_RETAIN_EVENTS_DAYS", default_value_t = 90)]
-    pub retain_events_days: u32,
-    /// Days a personal analytics answer is kept (even unexpired).
-    #[arg(long, env = "STRIDE_RETAIN_PERSONAL_CACHE_DAYS", default_value_t = 7)]
-    pub retain_personal_cache_days: u32,
-    /// Hours a predictive answer is kept.
-    #[arg(
-        long,
-        env = "STRIDE_RETAIN_PREDICTIVE_CACHE_HOURS",
-        default_value_t = 48
-    )]
-    pub retain_predictive_cache_hours: u32,
-    /// Years aggregated analytics (analytics_history) are kept.
-    #[arg(long, env = "STRIDE_RETAIN_AGGREGATES_YEARS", default_value_t = 7)]
-    pub retain_aggregates_years: u32,
-    /// Months of partitions created ahead of time.
-    #[arg(long, env = "STRIDE_PARTITIONS_AHEAD_MONTHS", default_value_t = 3)]
-    pub partitions_ahead_months: u32,
-}
+use diesel_async::AsyncPgConnection;
+use futures::future::BoxFuture;
 
-impl Default for JobSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            leaderboard_refresh_s: 300,
-            skill_demand_refresh_s: 86_400,
-            retention_interval_s: 3_600,
-            partitions_interval_s: 86_400,
-            history_interval_s: 3_600,
-            retain_events_days: 90,
-            retain_personal_cache_days: 7,
-            retain_predictive_cache_hours: 48,
-            retain_aggregates_years: 7,
-            partitions_ahead_months: 3,
-        }
-    }
+pub use crate::config::JobSettings;
+
+/// Records this week's organization-wide analytics; returns the rows
+/// written. The analytics are the API's answers (`api::analytics`), which
+/// sit above the jobs: the service hands the recorder in
+/// (`server::job_runner`) instead of the jobs importing the API.
+pub type RecordHistory =
+    for<'c> fn(&'c mut AsyncPgConnection) -> BoxFuture<'c, anyhow::Result<i64>>;
+
+/// What every job runs with: the settings, and the work handed in from above.
+#[derive(Clone)]
+pub struct Runner {
+    pub settings: JobSettings,
+    pub record_history: RecordHistory,
 }
 
 /// The jobs, by the names `stride jobs run` and `job_runs` use.

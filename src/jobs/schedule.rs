@@ -3,29 +3,29 @@
 
 use tokio::task::JoinHandle;
 
-use super::{Job, JobSettings, Outcome, run_once};
+use super::{Job, Outcome, Runner, run_once};
 
 /// Starts every job's loop; they end with the returned handles (abort).
-pub fn spawn_all(owner_url: String, settings: JobSettings) -> Vec<JoinHandle<()>> {
+pub fn spawn_all(owner_url: String, runner: Runner) -> Vec<JoinHandle<()>> {
     Job::ALL
         .into_iter()
         .map(|job| {
-            let (url, settings) = (owner_url.clone(), settings.clone());
+            let (url, runner) = (owner_url.clone(), runner.clone());
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(job.interval(&settings));
+                let mut tick = tokio::time::interval(job.interval(&runner.settings));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    run_logged(&url, job, &settings).await;
+                    run_logged(&url, job, &runner).await;
                 }
             })
         })
         .collect()
 }
 
-async fn run_logged(url: &str, job: Job, settings: &JobSettings) {
+async fn run_logged(url: &str, job: Job, runner: &Runner) {
     let started = std::time::Instant::now();
-    match run_once(url, job, settings).await {
+    match run_once(url, job, runner).await {
         Ok(Outcome::Ran { rows, detail }) => tracing::info!(
             job = job.name(),
             rows,
@@ -40,7 +40,7 @@ async fn run_logged(url: &str, job: Job, settings: &JobSettings) {
         Err(err) => tracing::warn!(
             job = job.name(),
             error = %err,
-            retry_in_s = job.interval(settings).as_secs(),
+            retry_in_s = job.interval(&runner.settings).as_secs(),
             "job failed; it runs again next interval"
         ),
     }

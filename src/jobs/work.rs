@@ -4,7 +4,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::{Job, JobSettings};
+use super::{Job, JobSettings, Runner};
 
 /// The tables partitioned by month and kept up ahead of time.
 const PARTITIONED: [&str; 4] = [
@@ -30,8 +30,9 @@ struct Count {
 pub async fn run(
     conn: &mut AsyncPgConnection,
     job: Job,
-    s: &JobSettings,
+    runner: &Runner,
 ) -> anyhow::Result<(i64, String)> {
+    let s = &runner.settings;
     match job {
         Job::RefreshLeaderboards => {
             let mut rows = 0;
@@ -53,9 +54,7 @@ pub async fn run(
         }
         Job::Retention => retention(conn, s).await,
         Job::RecordHistory => {
-            let rows = crate::api::analytics::record_history(conn)
-                .await
-                .map_err(|err| anyhow::anyhow!("recording the analytics history: {err:?}"))?;
+            let rows = (runner.record_history)(conn).await?;
             Ok((
                 rows,
                 format!("analytics history: {rows} rows for the current week"),

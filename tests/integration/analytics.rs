@@ -1487,7 +1487,7 @@ async fn the_history_job_keeps_the_week_of_each_organization_analytic_without_pe
     use stride::jobs::{Job, JobSettings, Outcome, run_once};
 
     let (server, campus) = Campus::start().await;
-    let settings = JobSettings::default();
+    let settings = stride::server::job_runner(JobSettings::default());
     let orgs = count(&server.db_url, "SELECT count(*) AS n FROM organizations").await;
     let rows = count(
         &server.db_url,

@@ -9,6 +9,7 @@ use diesel_async::{
     TransactionManager,
 };
 use stride::jobs::{Job, JobSettings, Outcome, run_once};
+use stride::server::job_runner;
 use uuid::Uuid;
 
 use crate::harness::TestDb;
@@ -30,7 +31,7 @@ async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
 #[tokio::test]
 async fn a_job_another_process_is_running_is_skipped_then_runs() {
     let db = TestDb::migrated().await;
-    let settings = JobSettings::default();
+    let settings = job_runner(JobSettings::default());
     // Another replica in the middle of the job: it holds the lock.
     let mut other = db.connect().await;
     AnsiTransactionManager::begin_transaction(&mut other)
@@ -112,7 +113,7 @@ async fn retention_drops_old_months_and_rows_and_keeps_fresh_ones() {
         "the month of 200 days ago has a partition"
     );
 
-    let outcome = run_once(&db.url, Job::Retention, &JobSettings::default())
+    let outcome = run_once(&db.url, Job::Retention, &job_runner(JobSettings::default()))
         .await
         .unwrap();
     let Outcome::Ran { detail, .. } = outcome else {
@@ -181,10 +182,10 @@ async fn refresh_and_upkeep_fill_views_and_create_months_ahead() {
         .await,
         0
     );
-    let settings = JobSettings {
+    let settings = job_runner(JobSettings {
         partitions_ahead_months: 6,
         ..JobSettings::default()
-    };
+    });
     run_once(&db.url, Job::RefreshSkillDemand, &settings)
         .await
         .unwrap();
@@ -258,10 +259,10 @@ async fn two_replicas_share_one_database_and_run_each_job_once_per_round() {
 
     // Ten rounds of both replicas starting the job at once: runs never
     // overlap (the lock), each round runs at least once, nothing fails.
-    let settings = JobSettings {
+    let settings = job_runner(JobSettings {
         leaderboard_refresh_s: 1,
         ..JobSettings::default()
-    };
+    });
     let mut runs = Vec::new();
     for _ in 0..10 {
         let (x, y) = tokio::join!(

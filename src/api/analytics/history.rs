@@ -11,6 +11,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
+use futures::future::BoxFuture;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -29,6 +30,15 @@ pub const RECORDED: [Kind; 4] = [
     Kind::DepartmentAnalytics,
     Kind::LearningCulture,
 ];
+
+/// [`record_week`] as the history job runs it.
+pub fn record_job(conn: &mut AsyncPgConnection) -> BoxFuture<'_, anyhow::Result<i64>> {
+    Box::pin(async move {
+        record_week(conn)
+            .await
+            .map_err(|err| anyhow::anyhow!("recording the analytics history: {err:?}"))
+    })
+}
 
 /// Records this week's row of every recorded analytic for every
 /// organization; returns the rows written. Runs inside the caller's

@@ -16,5 +16,5 @@ mod service;
 mod subject;
 
 pub use cache::Flights;
-pub use history::{RECORDED as HISTORY_KINDS, record_week as record_history};
+pub use history::{RECORDED as HISTORY_KINDS, record_job as record_history};
 pub use service::AnalyticsApi;
