@@ -227,9 +227,10 @@ async fn recompute(args: RecomputeArgs) -> Result<()> {
     for (n, chunk) in people.chunks(200).enumerate() {
         let ids = chunk.to_vec();
         let dry_run = args.dry_run;
-        let found = db::tenant::in_tenant(
+        let operator = db::tenant::DbIdentity::operator();
+        let found = db::tenant::transaction(
             &mut conn,
-            &db::tenant::DbIdentity::operator(),
+            db::tenant::Begin::writing(&operator),
             move |conn| {
                 Box::pin(async move {
                     let plan = db::gamification::recompute(conn, &ids, dry_run).await?;

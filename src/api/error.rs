@@ -88,7 +88,7 @@ impl From<diesel::result::Error> for ApiError {
         use crate::db::pg_error::{self, PgError};
         // The token check folded into BEGIN refused; the auth layer
         // answers with the precise reason.
-        if crate::auth::token_check::Refusal::raised_in(&err).is_some() {
+        if crate::db::tenant::refusal_in(&err).is_some() {
             return ApiError::Unauthenticated("the token no longer works".into());
         }
         let detail = || pg_error::detail(&err);

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthContext, TokenKeys};
 use crate::db::replica::ReadRouter;
-use crate::db::tenant::for_caller;
+use crate::db::tenant::{self, Begin, DbIdentity};
 use crate::db::{Lease, PgPool};
 use crate::domain::access::Verdict;
 pub use analytics::AnalyticsApi;
@@ -68,7 +68,7 @@ impl AppState {
         work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
         let mut conn = Lease::get(&self.pool).await?;
-        let result = for_caller(&mut conn, ctx, false, true, work).await;
+        let result = as_caller(&mut conn, ctx, Mode::ReadWrite, work).await;
         conn.finish();
         result
     }
@@ -85,10 +85,50 @@ impl AppState {
         let mut conn = Lease::get(pool).await?;
         // A replica may not have replayed a revocation yet: the token is
         // checked on the primary (by the auth layer) instead.
-        let result = for_caller(&mut conn, ctx, true, on_primary, work).await;
+        let mode = if on_primary {
+            Mode::ReadOnly
+        } else {
+            Mode::ReadOnlyOnReplica
+        };
+        let result = as_caller(&mut conn, ctx, mode, work).await;
         conn.finish();
         result
     }
+}
+
+/// How a caller's transaction runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    ReadWrite,
+    ReadOnly,
+    /// On the read replica, which may not have replayed a revocation yet:
+    /// the token is not checked there (the auth layer checks it on the
+    /// primary).
+    ReadOnlyOnReplica,
+}
+
+/// Runs `work` in one transaction under the caller's identity, checking
+/// a person's token in the same round trip when its check is still due
+/// (and the transaction is on the primary); the outcome is recorded in the
+/// caller's context for the auth layer.
+async fn as_caller<T>(
+    conn: &mut AsyncPgConnection,
+    ctx: &AuthContext,
+    mode: Mode,
+    work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let identity = DbIdentity::from(&ctx.principal);
+    let record = |outcome| ctx.token.record(outcome);
+    let assertion = (mode != Mode::ReadOnlyOnReplica)
+        .then(|| ctx.pending_assertion())
+        .flatten()
+        .map(|a| (a, &record as tenant::Checked<'_>));
+    let begin = Begin {
+        identity: &identity,
+        read_only: mode != Mode::ReadWrite,
+        assertion,
+    };
+    tenant::transaction(conn, begin, work).await
 }
 
 /// Turns a refusal of the access rules into PERMISSION_DENIED.

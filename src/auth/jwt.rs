@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::role::{Role, Scope};
+use crate::domain::role::{Role, Scope};
 
 /// The claims of a Stride access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

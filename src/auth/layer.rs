@@ -21,10 +21,10 @@ use uuid::Uuid;
 use super::context::{AuthContext, Principal};
 use super::jwt::{Claims, TokenKeys};
 use super::policy::{Access, policy_for};
-use super::role::Role;
-use super::token_check::Refusal;
+use super::token_check::{Answer, Refusal};
 use super::verdicts::{self, Join, Lead, Ticket, VerdictKey, Verdicts};
 use crate::db::{self, PgPool};
+use crate::domain::role::Role;
 use crate::metrics::{Metrics, TokenVerdict};
 
 /// Metadata key a caller uses to act under another of its roles.

@@ -6,11 +6,10 @@ pub mod jwt;
 pub mod layer;
 pub mod password;
 pub mod policy;
-pub mod role;
 pub mod token_check;
 pub mod verdicts;
 
+pub use crate::domain::role::{Role, Scope};
 pub use context::{AuthContext, Principal, TokenAssertion};
 pub use jwt::{Claims, Subject, TokenError, TokenKeys};
 pub use layer::AuthLayer;
-pub use role::{Role, Scope};

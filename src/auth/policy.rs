@@ -5,7 +5,7 @@
 //! made by the handlers and by row-level security.
 
 use super::context::Principal;
-use super::role::{Role, Scope};
+use crate::domain::role::{Role, Scope};
 
 /// Who may call a method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

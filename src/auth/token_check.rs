@@ -13,56 +13,17 @@ use std::sync::OnceLock;
 
 use tonic::Status;
 
-use super::role::Role;
+pub use crate::domain::caller::Refusal;
+use crate::domain::role::Role;
 
-/// Why a validly signed token no longer works.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    UnknownUser,
-    Deactivated,
-    Revoked,
-    OtherOrganization,
-    RoleNotHeld,
+/// How a refusal is answered to the caller.
+pub trait Answer {
+    /// The answer to the caller acting under `role`.
+    fn status(self, role: Role) -> Status;
 }
 
-/// The prefix of the message `stride_assert_token` raises.
-const RAISED: &str = "stride_token:";
-
-impl Refusal {
-    const ALL: [Refusal; 5] = [
-        Refusal::UnknownUser,
-        Refusal::Deactivated,
-        Refusal::Revoked,
-        Refusal::OtherOrganization,
-        Refusal::RoleNotHeld,
-    ];
-
-    /// The reason as `stride_assert_token` names it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Refusal::UnknownUser => "unknown_user",
-            Refusal::Deactivated => "deactivated",
-            Refusal::Revoked => "revoked",
-            Refusal::OtherOrganization => "other_organization",
-            Refusal::RoleNotHeld => "role_not_held",
-        }
-    }
-
-    /// The refusal `stride_token_refusal` names `reason`.
-    pub fn named(reason: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == reason)
-    }
-
-    /// The refusal a database error carries, if it is one.
-    pub fn raised_in(err: &diesel::result::Error) -> Option<Self> {
-        let diesel::result::Error::DatabaseError(_, info) = err else {
-            return None;
-        };
-        Self::named(info.message().strip_prefix(RAISED)?)
-    }
-
-    /// The answer to the caller acting under `role`.
-    pub fn status(self, role: Role) -> Status {
+impl Answer for Refusal {
+    fn status(self, role: Role) -> Status {
         match self {
             Refusal::UnknownUser => Status::unauthenticated("the token's user does not exist"),
             Refusal::Deactivated => Status::unauthenticated("the user is deactivated"),
@@ -98,20 +59,6 @@ impl TokenCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_raised_reason_is_read_back_and_anything_else_is_not() {
-        use diesel::result::{DatabaseErrorKind, Error};
-        let raised =
-            |msg: &str| Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(msg.to_string()));
-        for r in Refusal::ALL {
-            let err = raised(&format!("stride_token:{}", r.as_str()));
-            assert_eq!(Refusal::raised_in(&err), Some(r));
-        }
-        assert_eq!(Refusal::raised_in(&raised("stride_token:other")), None);
-        assert_eq!(Refusal::raised_in(&raised("permission denied")), None);
-        assert_eq!(Refusal::raised_in(&Error::NotFound), None);
-    }
 
     #[test]
     fn statuses_say_why_with_the_right_code() {

@@ -1,6 +1,6 @@
 //! One request = one transaction that first tells PostgreSQL who is asking.
 //!
-//! [`in_tenant`] opens the transaction and sets `stride.user_id`,
+//! [`transaction`] opens the transaction and sets `stride.user_id`,
 //! `stride.org_id` and `stride.role` with `set_config(..., true)` (local to
 //! the transaction, so a pooled connection never leaks an identity to the
 //! next request). Row-level security policies read them: a query that slips
@@ -12,8 +12,8 @@ use diesel_async::{
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
-use crate::auth::token_check::Refusal;
-use crate::auth::{AuthContext, Principal, Role, TokenAssertion};
+use crate::domain::caller::{Principal, Refusal, TokenAssertion};
+use crate::domain::role::Role;
 
 /// The identity a transaction runs under, as the policies see it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -80,6 +80,17 @@ impl From<&Principal> for DbIdentity {
     }
 }
 
+/// The prefix of the message `stride_assert_token` raises.
+const RAISED: &str = "stride_token:";
+
+/// The refusal a database error carries, if it is one.
+pub fn refusal_in(err: &diesel::result::Error) -> Option<Refusal> {
+    let diesel::result::Error::DatabaseError(_, info) = err else {
+        return None;
+    };
+    Refusal::named(info.message().strip_prefix(RAISED)?)
+}
+
 /// Sets the identity for the current transaction (must be inside one).
 pub async fn set_identity(
     conn: &mut AsyncPgConnection,
@@ -134,82 +145,62 @@ fn begin_sql(
     Ok(format!("BEGIN{mode};{assert} {}", identity_sql(identity)?))
 }
 
-/// Runs `work` in one transaction under the caller's identity, checking
-/// the caller's token in the same round trip when its check is due and
-/// `assert` (the transaction runs on the primary). The outcome is recorded
-/// in the caller's context for the auth layer.
-pub async fn for_caller<T, E>(
+/// Where the outcome of a token check run with BEGIN goes.
+pub type Checked<'a> = &'a (dyn Fn(Result<(), Refusal>) + Send + Sync);
+
+/// How a transaction opens: under whom, whether READ ONLY, and a person's
+/// token check to run in the same round trip (with where its outcome goes).
+pub struct Begin<'a> {
+    pub identity: &'a DbIdentity,
+    pub read_only: bool,
+    pub assertion: Option<(TokenAssertion, Checked<'a>)>,
+}
+
+impl<'a> Begin<'a> {
+    /// A read-write transaction under `identity`, no token check.
+    pub fn writing(identity: &'a DbIdentity) -> Self {
+        Self {
+            identity,
+            read_only: false,
+            assertion: None,
+        }
+    }
+
+    /// A READ ONLY transaction under `identity`: for reads that may run on
+    /// a streaming replica, so that a write slipping into one fails in
+    /// every test, with or without a replica.
+    pub fn reading(identity: &'a DbIdentity) -> Self {
+        Self {
+            read_only: true,
+            ..Self::writing(identity)
+        }
+    }
+}
+
+/// The one door into a transaction: opens it as `begin` says (one round
+/// trip), runs `work`, commits when it returns `Ok`, rolls back otherwise.
+pub async fn transaction<T, E>(
     conn: &mut AsyncPgConnection,
-    ctx: &AuthContext,
-    read_only: bool,
-    assert: bool,
+    begin: Begin<'_>,
     work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, E>>,
 ) -> Result<T, E>
 where
     E: From<diesel::result::Error>,
 {
-    let assertion = assert.then(|| ctx.pending_assertion()).flatten();
-    let identity = DbIdentity::from(&ctx.principal);
-    let begin = begin_sql(&identity, read_only, assertion.as_ref()).map_err(E::from)?;
-    let began = |opened: &diesel::QueryResult<()>| {
-        if assertion.is_none() {
-            return;
-        }
-        match opened {
-            Ok(()) => ctx.token.record(Ok(())),
+    let assertion = begin.assertion.as_ref().map(|(a, _)| a);
+    let sql = begin_sql(begin.identity, begin.read_only, assertion).map_err(E::from)?;
+    // One round trip opens the transaction and sets who asks.
+    let opened = AnsiTransactionManager::begin_transaction_sql(conn, &sql).await;
+    if let Some((_, checked)) = begin.assertion {
+        match &opened {
+            Ok(()) => checked(Ok(())),
             Err(err) => {
-                if let Some(refused) = Refusal::raised_in(err) {
-                    ctx.token.record(Err(refused));
+                if let Some(refused) = refusal_in(err) {
+                    checked(Err(refused));
                 }
             }
         }
-    };
-    transaction(conn, &begin, began, work).await
-}
-
-/// Runs `work` in one transaction under `identity`: commits when it returns
-/// `Ok`, rolls back otherwise.
-pub async fn in_tenant<T, E>(
-    conn: &mut AsyncPgConnection,
-    identity: &DbIdentity,
-    work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, E>>,
-) -> Result<T, E>
-where
-    E: From<diesel::result::Error>,
-{
-    let begin = begin_sql(identity, false, None).map_err(E::from)?;
-    transaction(conn, &begin, |_| {}, work).await
-}
-
-/// [`in_tenant`] in a READ ONLY transaction: for reads that may run on a
-/// streaming replica, so that a write slipping into one fails in every
-/// test, with or without a replica.
-pub async fn in_tenant_read_only<T, E>(
-    conn: &mut AsyncPgConnection,
-    identity: &DbIdentity,
-    work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, E>>,
-) -> Result<T, E>
-where
-    E: From<diesel::result::Error>,
-{
-    let begin = begin_sql(identity, true, None).map_err(E::from)?;
-    transaction(conn, &begin, |_| {}, work).await
-}
-
-/// Opens the transaction with `begin` (telling `began` how that went),
-/// runs `work`, commits on `Ok`, rolls back otherwise.
-async fn transaction<T, E>(
-    conn: &mut AsyncPgConnection,
-    begin: &str,
-    began: impl FnOnce(&diesel::QueryResult<()>),
-    work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, E>>,
-) -> Result<T, E>
-where
-    E: From<diesel::result::Error>,
-{
-    // One round trip opens the transaction and sets who asks.
-    let opened = AnsiTransactionManager::begin_transaction_sql(conn, begin).await;
-    began(&opened);
+    }
     if let Err(err) = opened {
         // BEGIN may have run before the identity failed: close it, so the
         // connection is not left inside a transaction diesel does not know.
@@ -234,6 +225,20 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_raised_reason_is_read_back_and_anything_else_is_not() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let raised =
+            |msg: &str| Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(msg.to_string()));
+        for r in Refusal::ALL {
+            let err = raised(&format!("stride_token:{}", r.as_str()));
+            assert_eq!(refusal_in(&err), Some(r));
+        }
+        assert_eq!(refusal_in(&raised("stride_token:other")), None);
+        assert_eq!(refusal_in(&raised("permission denied")), None);
+        assert_eq!(refusal_in(&Error::NotFound), None);
+    }
 
     #[test]
     fn the_begin_statement_carries_the_identity_and_the_access_mode() {

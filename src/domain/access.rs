@@ -5,7 +5,8 @@
 
 use uuid::Uuid;
 
-use crate::auth::{Principal, Role};
+use crate::domain::caller::Principal;
+use crate::domain::role::Role;
 
 /// The service layer's verdict on a request about one person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,10 +2,12 @@
 
 pub mod access;
 pub mod analytics;
+pub mod caller;
 pub mod derive;
 pub mod events;
 pub mod gamification;
 pub mod references;
+pub mod role;
 pub mod violation;
 pub mod xapi;
 pub mod zone;

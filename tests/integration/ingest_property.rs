@@ -14,7 +14,7 @@ use chrono::{Duration, NaiveTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use proptest::prelude::*;
 use stride::db::ingest::{self, Outcome, Streaks};
-use stride::db::tenant::{DbIdentity, in_tenant};
+use stride::db::tenant::{Begin, DbIdentity, transaction};
 use stride::domain::events::validate;
 use stride::proto::events::v1 as pb;
 use uuid::Uuid;
@@ -36,7 +36,8 @@ async fn apply(
             .map(|e| validate(e, Utc::now()))
             .collect::<Vec<_>>(),
     );
-    in_tenant(conn, &DbIdentity::service(Some(org)), move |conn| {
+    let identity = DbIdentity::service(Some(org));
+    transaction(conn, Begin::writing(&identity), move |conn| {
         Box::pin(async move { ingest::apply_counted(conn, Some(org), &checked).await })
     })
     .await

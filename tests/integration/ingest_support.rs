@@ -213,9 +213,10 @@ pub async fn recompute_differences(
     users: &[Uuid],
 ) -> Vec<stride::proto::gamification::v1::RecomputeDifference> {
     let users = users.to_vec();
-    let plan = stride::db::tenant::in_tenant(
+    let operator = stride::db::tenant::DbIdentity::operator();
+    let plan = stride::db::tenant::transaction(
         conn,
-        &stride::db::tenant::DbIdentity::operator(),
+        stride::db::tenant::Begin::writing(&operator),
         move |conn| {
             Box::pin(async move { stride::db::gamification::recompute(conn, &users, true).await })
         },

@@ -157,12 +157,12 @@ async fn reads_use_the_replica_while_it_keeps_up_and_the_primary_when_it_lags_or
 #[tokio::test]
 async fn read_only_transactions_refuse_writes_with_or_without_a_replica() {
     use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-    use stride::db::tenant::{DbIdentity, in_tenant, in_tenant_read_only};
+    use stride::db::tenant::{Begin, DbIdentity, transaction};
 
     let db = crate::harness::TestDb::migrated().await;
     let mut conn = AsyncPgConnection::establish(&db.app_url).await.unwrap();
     let write = "UPDATE organizations SET name = name";
-    let refused = in_tenant_read_only(&mut conn, &DbIdentity::operator(), |c| {
+    let refused = transaction(&mut conn, Begin::reading(&DbIdentity::operator()), |c| {
         Box::pin(async move { diesel::sql_query(write).execute(c).await })
     })
     .await
@@ -172,7 +172,7 @@ async fn read_only_transactions_refuse_writes_with_or_without_a_replica() {
         "{refused}"
     );
     // The same connection, then read-write again.
-    let done = in_tenant(&mut conn, &DbIdentity::operator(), |c| {
+    let done = transaction(&mut conn, Begin::writing(&DbIdentity::operator()), |c| {
         Box::pin(async move { diesel::sql_query(write).execute(c).await })
     })
     .await;

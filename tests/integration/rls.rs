@@ -6,7 +6,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use stride::auth::Role;
-use stride::db::tenant::{DbIdentity, in_tenant};
+use stride::db::tenant::{Begin, DbIdentity, transaction};
 use stride::demo::plan::{DEMO_ADMIN, DEMO_ORG, OTHER_ORG};
 use uuid::Uuid;
 
@@ -61,7 +61,7 @@ async fn count_as(db: &TestDb, identity: &DbIdentity, sql: impl Into<String>) ->
     let mut conn = AsyncPgConnection::establish(&db.app_url)
         .await
         .expect("app connection");
-    in_tenant::<_, diesel::result::Error>(&mut conn, identity, |conn| {
+    transaction::<_, diesel::result::Error>(&mut conn, Begin::writing(identity), |conn| {
         Box::pin(async move { count(conn, &sql).await })
     })
     .await
@@ -220,7 +220,7 @@ async fn a_learner_sees_only_own_rows_and_identity_ends_with_the_transaction() {
 
     // set_config(..., true) is local: the same connection forgets the identity.
     let mut conn = AsyncPgConnection::establish(&db.app_url).await.unwrap();
-    in_tenant::<_, diesel::result::Error>(&mut conn, &me, |conn| {
+    transaction::<_, diesel::result::Error>(&mut conn, Begin::writing(&me), |conn| {
         Box::pin(async move { count(conn, "SELECT count(*) AS n FROM users").await })
     })
     .await
@@ -336,7 +336,7 @@ async fn exec_as(db: &TestDb, identity: &DbIdentity, sql: String) -> diesel::Que
     let mut conn = AsyncPgConnection::establish(&db.app_url)
         .await
         .expect("app connection");
-    in_tenant::<_, diesel::result::Error>(&mut conn, identity, |conn| {
+    transaction::<_, diesel::result::Error>(&mut conn, Begin::writing(identity), |conn| {
         Box::pin(async move { diesel::sql_query(sql).execute(conn).await })
     })
     .await

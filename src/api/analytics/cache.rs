@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::api::{ApiError, AppState};
 use crate::auth::AuthContext;
 use crate::db::analytics::cache as db;
-use crate::db::tenant::{DbIdentity, in_tenant, set_identity};
+use crate::db::tenant::{Begin, DbIdentity, set_identity, transaction};
 use crate::domain::analytics::Kind;
 use crate::domain::events::to_timestamp;
 use crate::proto::common::v1 as common;
@@ -245,7 +245,8 @@ where
     let flight = state.flights.entry(key.flight_name());
     let _turn = flight.lock().await;
     let mut conn = crate::db::Lease::get(&state.pool).await?;
-    let served = in_tenant(&mut conn, &DbIdentity::analytics(key.org), move |conn| {
+    let identity = DbIdentity::analytics(key.org);
+    let served = transaction(&mut conn, Begin::writing(&identity), move |conn| {
         Box::pin(async move {
             db::lock_computation(conn, &key.flight_name()).await?;
             if !fresh {

@@ -19,7 +19,7 @@ use crate::auth::AuthContext;
 use crate::config::Limits;
 use crate::db::ingest::{self, Outcome};
 use crate::db::pg_error::{self, PgError};
-use crate::db::tenant::{DbIdentity, in_tenant};
+use crate::db::tenant::{Begin, DbIdentity, transaction};
 use crate::db::{self, Lease};
 use crate::domain::FieldViolation;
 use crate::domain::events::{ValidEvent, validate};
@@ -224,7 +224,7 @@ async fn apply_once(
             Failure::Unavailable(err.to_string())
         }
     })?;
-    let applied = in_tenant(&mut conn, identity, move |conn| {
+    let applied = transaction(&mut conn, Begin::writing(identity), move |conn| {
         Box::pin(async move {
             ingest::apply_counted(conn, scope, &events)
                 .await

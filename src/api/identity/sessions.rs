@@ -11,9 +11,10 @@ use uuid::Uuid;
 use super::mapping;
 use crate::api::{ApiError, AppState};
 use crate::auth::{AuthContext, Role, Scope, Subject, password};
-use crate::db;
-use crate::db::tenant::{DbIdentity, in_tenant};
+use crate::db::tenant::{Begin, DbIdentity, transaction};
+use crate::db::{self, Lease};
 use crate::proto::identity::v1 as pb;
+use diesel_async::AsyncPgConnection;
 
 /// The same wording for an unknown email, a wrong password and a
 /// deactivated account, so that login reveals nothing.
@@ -115,8 +116,21 @@ pub async fn login(state: &AppState, req: pb::LoginRequest) -> Result<pb::LoginR
             "is required (at most 1024 bytes)",
         ));
     }
-    let mut conn = state.pool.get().await?;
-    let account = db::auth::credentials(&mut conn, &email).await?;
+    // A lease, so that a call cut off mid-transaction closes its connection.
+    let mut conn = Lease::get(&state.pool).await?;
+    let result = login_checked(state, &req, email, &mut conn).await;
+    conn.finish();
+    result
+}
+
+/// [`login`] once the request's fields are known to be well formed.
+async fn login_checked(
+    state: &AppState,
+    req: &pb::LoginRequest,
+    email: String,
+    conn: &mut AsyncPgConnection,
+) -> Result<pb::LoginResponse, ApiError> {
+    let account = db::auth::credentials(conn, &email).await?;
     let stored = account
         .as_ref()
         .filter(|a| a.is_active)
@@ -140,7 +154,7 @@ pub async fn login(state: &AppState, req: pb::LoginRequest) -> Result<pb::LoginR
     let refresh_expires = expires(state.tokens.refresh);
     let identity = DbIdentity::user(account.id, account.organization_id, role);
     let refresh_hash = sha256(&refresh);
-    let user = in_tenant(&mut conn, &identity, |conn| {
+    let user = transaction(conn, Begin::writing(&identity), |conn| {
         Box::pin(async move {
             db::auth::store_refresh_token(conn, account.id, &refresh_hash, refresh_expires).await?;
             let user = super::service::visible_user(conn, account.id).await?;
@@ -166,21 +180,34 @@ pub async fn refresh(
     if req.refresh_token.is_empty() || req.refresh_token.len() > 256 {
         return Err(ApiError::invalid("refresh_token", "is required"));
     }
-    let invalid = || ApiError::Unauthenticated("refresh token invalid, expired or revoked".into());
     let next = new_refresh_token();
     let next_expires = expires(state.tokens.refresh);
-    let mut conn = state.pool.get().await?;
+    let mut conn = Lease::get(&state.pool).await?;
+    let result = refresh_on(state, &req, next, next_expires, &mut conn).await;
+    conn.finish();
+    result
+}
+
+/// [`refresh`] with the next token chosen, on `conn`.
+async fn refresh_on(
+    state: &AppState,
+    req: &pb::RefreshTokenRequest,
+    next: String,
+    next_expires: DateTime<Utc>,
+    conn: &mut AsyncPgConnection,
+) -> Result<pb::RefreshTokenResponse, ApiError> {
+    let invalid = || ApiError::Unauthenticated("refresh token invalid, expired or revoked".into());
     // One statement, committed on its own: a detected reuse must revoke the
     // family even though this call fails.
     let user_id = db::auth::rotate_refresh_token(
-        &mut conn,
+        conn,
         &sha256(&req.refresh_token),
         &sha256(&next),
         next_expires,
     )
     .await?
     .ok_or_else(invalid)?;
-    let status = db::auth::token_status(&mut conn, user_id, Uuid::nil())
+    let status = db::auth::token_status(conn, user_id, Uuid::nil())
         .await?
         .filter(|s| s.is_active)
         .ok_or_else(invalid)?;
