@@ -4,16 +4,14 @@
 use std::collections::HashMap;
 
 use chrono::{Datelike, Days, Months, NaiveDate, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::cache::{Computed, Key, Subject};
 use super::learner::{Clock, days_of, pace};
 use super::subject::job_role_of;
 use crate::api::ApiError;
-use crate::db::schema::{assessments, daily_activity, enrollments, skills, user_points, users};
-use crate::db::views::{platform_skill_demand, tenant_skill_demand};
+use crate::db::analytics::comparison::{self as store, ActivityDay, PeerGroup};
 use crate::domain::analytics::learner::{ENGAGEMENT_DAYS, engagement};
 use crate::domain::analytics::{shown, stats};
 use crate::domain::gamification::periods::local_midnight;
@@ -44,34 +42,29 @@ pub async fn skill_demand(
     // (skill, month, learners, mastered, average) with None for suppressed.
     type Point = (Uuid, NaiveDate, Option<(i64, i64, Option<f64>)>);
     let points: Vec<Point> = match key.subject {
-        Subject::Platform => platform_skill_demand::table
-            .filter(platform_skill_demand::month.ge(from))
-            .select((
-                platform_skill_demand::skill_id,
-                platform_skill_demand::month,
-                platform_skill_demand::learner_count,
-                platform_skill_demand::mastered_count,
-                platform_skill_demand::avg_mastery,
-            ))
-            .load::<(Uuid, NaiveDate, Option<i64>, Option<i64>, Option<f64>)>(conn)
+        Subject::Platform => store::platform_demand(conn, from)
             .await?
             .into_iter()
-            .map(|(s, m, l, k, a)| (s, m, l.zip(k).map(|(l, k)| (l, k, a))))
+            .map(|d| {
+                let figures = d.learner_count.zip(d.mastered_count);
+                (
+                    d.skill_id,
+                    d.month,
+                    figures.map(|(l, k)| (l, k, d.avg_mastery)),
+                )
+            })
             .collect(),
-        Subject::Organization(org) => tenant_skill_demand::table
-            .filter(tenant_skill_demand::organization_id.eq(org))
-            .filter(tenant_skill_demand::month.ge(from))
-            .select((
-                tenant_skill_demand::skill_id,
-                tenant_skill_demand::month,
-                tenant_skill_demand::learner_count,
-                tenant_skill_demand::mastered_count,
-                tenant_skill_demand::avg_mastery,
-            ))
-            .load::<(Uuid, NaiveDate, i64, i64, Option<f64>)>(conn)
+        Subject::Organization(org) => store::tenant_demand(conn, org, from)
             .await?
             .into_iter()
-            .map(|(s, m, l, k, a)| (s, m, shown(l.max(0) as usize).then_some((l, k, a))))
+            .map(|d| {
+                let (l, k, a) = (d.learner_count, d.mastered_count, d.avg_mastery);
+                (
+                    d.skill_id,
+                    d.month,
+                    shown(l.max(0) as usize).then_some((l, k, a)),
+                )
+            })
             .collect(),
         other => {
             return Err(ApiError::Internal(format!(
@@ -80,13 +73,7 @@ pub async fn skill_demand(
         }
     };
     let ids: Vec<Uuid> = points.iter().map(|p| p.0).collect();
-    let names: HashMap<Uuid, String> = skills::table
-        .filter(skills::id.eq_any(&ids))
-        .select((skills::id, skills::name))
-        .load::<(Uuid, String)>(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let names = store::skill_names(conn, &ids).await?;
     let mut out: Vec<pb::SkillDemandPoint> = points
         .into_iter()
         .map(|(skill, month, figures)| pb::SkillDemandPoint {
@@ -157,25 +144,12 @@ pub async fn peers(
     let group = Peers::parse(&key.params)
         .ok_or_else(|| ApiError::Internal(format!("peer params {:?}", key.params)))?;
     let clock = Clock::of(conn, user).await?;
-    let mut members = users::table
-        .filter(users::organization_id.eq(org))
-        .filter(users::is_active)
-        .select(users::id)
-        .into_boxed();
-    match group {
-        Peers::Course(course) => {
-            let enrolled = enrollments::table
-                .filter(enrollments::course_id.eq(course))
-                .select(enrollments::user_id);
-            members = members.filter(users::id.eq_any(enrolled));
-        }
-        Peers::JobRole => {
-            let role = job_role_of(conn, user).await?;
-            members = members.filter(users::job_role.eq(role.unwrap_or_default()));
-        }
-        Peers::Organization => {}
-    }
-    let mut group_ids: Vec<Uuid> = members.load(conn).await?;
+    let members = match group {
+        Peers::Course(course) => PeerGroup::Enrolled(course),
+        Peers::JobRole => PeerGroup::JobRole(job_role_of(conn, user).await?.unwrap_or_default()),
+        Peers::Organization => PeerGroup::Everyone,
+    };
+    let mut group_ids = store::peer_group(conn, org, members).await?;
     if !group_ids.contains(&user) {
         group_ids.push(user);
     }
@@ -203,9 +177,6 @@ pub async fn peers(
     ))
 }
 
-/// (person, day, lessons, logins, session seconds, learning activities)
-type ActivityRow = (Uuid, NaiveDate, i32, i32, i32, i32);
-
 /// The learner's percentile on each metric among `group` (themselves
 /// included). Days are the learner's local days for everyone, so all are
 /// measured over the same dates. A metric fewer than 10 people have (the
@@ -216,48 +187,27 @@ async fn peer_metrics(
     group: &[Uuid],
     today: NaiveDate,
 ) -> Result<Vec<pb::PeerPercentile>, ApiError> {
-    let points: HashMap<Uuid, i64> = user_points::table
-        .filter(user_points::user_id.eq_any(group))
-        .select((user_points::user_id, user_points::total_points))
-        .load::<(Uuid, i64)>(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let points = store::total_points(conn, group).await?;
     let first = today - Days::new(27);
-    let days: Vec<ActivityRow> = daily_activity::table
-        .filter(daily_activity::user_id.eq_any(group))
-        .filter(daily_activity::local_date.between(first, today))
-        .select((
-            daily_activity::user_id,
-            daily_activity::local_date,
-            daily_activity::lessons_completed,
-            daily_activity::logins,
-            daily_activity::session_seconds,
-            daily_activity::learning_activities,
-        ))
-        .load(conn)
-        .await?;
-    let mut by_user: HashMap<Uuid, Vec<&ActivityRow>> = HashMap::new();
+    let days = store::activity_days(conn, group, first, today).await?;
+    let mut by_user: HashMap<Uuid, Vec<&ActivityDay>> = HashMap::new();
     for d in &days {
-        by_user.entry(d.0).or_default().push(d);
+        by_user.entry(d.user_id).or_default().push(d);
     }
-    let scores: HashMap<Uuid, Vec<f64>> = assessments::table
-        .filter(assessments::user_id.eq_any(group))
-        .select((assessments::user_id, assessments::score))
-        .load::<(Uuid, f64)>(conn)
-        .await?
-        .into_iter()
-        .fold(HashMap::new(), |mut m, (u, s)| {
-            m.entry(u).or_insert_with(Vec::new).push(s);
-            m
-        });
+    let scores = store::scores(conn, group).await?;
     let engagement_first = today - Days::new(ENGAGEMENT_DAYS as u64 - 1);
     let figures = |person: &Uuid| -> (f64, f64, f64) {
         let rows = by_user.get(person).map_or(&[][..], Vec::as_slice);
-        let lessons: Vec<(NaiveDate, i32)> = rows.iter().map(|r| (r.1, r.2)).collect();
+        let lessons: Vec<(NaiveDate, i32)> = rows
+            .iter()
+            .map(|r| (r.local_date, r.lessons_completed))
+            .collect();
         let e = engagement(&days_of(
             engagement_first,
-            rows.iter().map(|r| (r.1, (r.3, r.4, r.5))),
+            rows.iter().map(|r| {
+                let day = (r.logins, r.session_seconds, r.learning_activities);
+                (r.local_date, day)
+            }),
         ));
         (
             points.get(person).copied().unwrap_or(0) as f64,

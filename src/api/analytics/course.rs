@@ -4,37 +4,29 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::cache::{Computed, Key, Subject};
 use crate::api::ApiError;
-use crate::db::schema::{assessments, courses, enrollments};
+use crate::db::analytics::course::{self as store, Course, Courses};
 use crate::domain::analytics::course::{self as rules, Enrollment};
 use crate::domain::analytics::{shown, stats};
 use crate::proto::analytics::v1 as pb;
 
-/// The courses a trainer-family key covers, by name: (id, name).
-async fn course_set(
-    conn: &mut AsyncPgConnection,
-    key: &Key,
-) -> Result<Vec<(Uuid, String)>, ApiError> {
-    let query = courses::table
-        .select((courses::id, courses::name))
-        .order((courses::name.asc(), courses::id.asc()))
-        .into_boxed();
-    let query = match key.subject {
-        Subject::Course(id) => query.filter(courses::id.eq(id)),
-        Subject::User(trainer) => query.filter(courses::trainer_id.eq(trainer)),
-        Subject::Organization(org) => query.filter(courses::organization_id.eq(org)),
+/// The courses a trainer-family key covers, by name.
+async fn course_set(conn: &mut AsyncPgConnection, key: &Key) -> Result<Vec<Course>, ApiError> {
+    let set = match key.subject {
+        Subject::Course(id) => Courses::One(id),
+        Subject::User(trainer) => Courses::TaughtBy(trainer),
+        Subject::Organization(org) => Courses::Of(org),
         other => {
             return Err(ApiError::Internal(format!(
                 "course analytic keyed by {other:?}"
             )));
         }
     };
-    Ok(query.load(conn).await?)
+    Ok(store::course_set(conn, set).await?)
 }
 
 /// Every enrollment of `ids`, with its person, by course.
@@ -42,50 +34,18 @@ async fn enrollments_of(
     conn: &mut AsyncPgConnection,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<(Uuid, Enrollment)>>, ApiError> {
-    type Row = (Uuid, Uuid, String, DateTime<Utc>, Option<DateTime<Utc>>);
-    let rows: Vec<Row> = enrollments::table
-        .filter(enrollments::course_id.eq_any(ids))
-        .select((
-            enrollments::course_id,
-            enrollments::user_id,
-            enrollments::status,
-            enrollments::enrolled_at,
-            enrollments::last_progress_at,
-        ))
-        .load(conn)
-        .await?;
     let mut by_course: HashMap<Uuid, Vec<(Uuid, Enrollment)>> = HashMap::new();
-    for (course, user, status, enrolled_at, last_progress_at) in rows {
-        by_course.entry(course).or_default().push((
-            user,
+    for row in store::enrollments_of(conn, ids).await? {
+        by_course.entry(row.course_id).or_default().push((
+            row.user_id,
             Enrollment {
-                status,
-                enrolled_at,
-                last_progress_at,
+                status: row.status,
+                enrolled_at: row.enrolled_at,
+                last_progress_at: row.last_progress_at,
             },
         ));
     }
     Ok(by_course)
-}
-
-/// Each (course, person)'s scores in `ids`.
-async fn scores_by_student(
-    conn: &mut AsyncPgConnection,
-    ids: &[Uuid],
-) -> Result<Vec<(Uuid, Uuid, f64)>, ApiError> {
-    let rows: Vec<(Option<Uuid>, Uuid, f64)> = assessments::table
-        .filter(assessments::course_id.eq_any(ids))
-        .select((
-            assessments::course_id,
-            assessments::user_id,
-            assessments::score,
-        ))
-        .load(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(c, u, s)| c.map(|c| (c, u, s)))
-        .collect())
 }
 
 /// The figures of one course's people: performance, average score, start.
@@ -103,15 +63,15 @@ async fn figures(
     now: DateTime<Utc>,
 ) -> Result<Vec<CourseFigures>, ApiError> {
     let set = course_set(conn, key).await?;
-    let ids: Vec<Uuid> = set.iter().map(|c| c.0).collect();
+    let ids: Vec<Uuid> = set.iter().map(|c| c.id).collect();
     let by_course = enrollments_of(conn, &ids).await?;
     let mut scores: HashMap<Uuid, Vec<f64>> = HashMap::new();
-    for (course, _, score) in scores_by_student(conn, &ids).await? {
-        scores.entry(course).or_default().push(score);
+    for s in store::scores_by_student(conn, &ids).await? {
+        scores.entry(s.course_id).or_default().push(s.score);
     }
     Ok(set
         .into_iter()
-        .map(|(id, name)| {
+        .map(|Course { id, name }| {
             let list: Vec<Enrollment> = by_course
                 .get(&id)
                 .map(|l| l.iter().map(|(_, e)| e.clone()).collect())
@@ -218,12 +178,12 @@ pub async fn distribution(
     let ids: Vec<Uuid> = course_set(conn, &key)
         .await?
         .into_iter()
-        .map(|c| c.0)
+        .map(|c| c.id)
         .collect();
     // One figure per student: the mean of their scores in these courses.
     let mut per_student: BTreeMap<Uuid, Vec<f64>> = BTreeMap::new();
-    for (_, user, score) in scores_by_student(conn, &ids).await? {
-        per_student.entry(user).or_default().push(score);
+    for s in store::scores_by_student(conn, &ids).await? {
+        per_student.entry(s.user_id).or_default().push(s.score);
     }
     let averages: Vec<f64> = per_student
         .values()
@@ -280,34 +240,16 @@ pub async fn teaching(
     let trainer = key.person()?;
     let org = key.organization()?;
     let now = Utc::now();
-    let taught: HashSet<Uuid> = courses::table
-        .filter(courses::trainer_id.eq(trainer))
-        .select(courses::id)
-        .load::<Uuid>(conn)
-        .await?
-        .into_iter()
-        .collect();
-    let all: Vec<(Uuid, Uuid, String)> = enrollments::table
-        .filter(enrollments::organization_id.eq(org))
-        .select((
-            enrollments::course_id,
-            enrollments::user_id,
-            enrollments::status,
-        ))
-        .load(conn)
-        .await?;
-    let org_scores: Vec<(Option<Uuid>, f64)> = assessments::table
-        .filter(assessments::organization_id.eq(org))
-        .select((assessments::course_id, assessments::score))
-        .load(conn)
-        .await?;
+    let taught: HashSet<Uuid> = store::taught_by(conn, trainer).await?;
+    let all = store::org_enrollments(conn, org).await?;
+    let org_scores = store::org_scores(conn, org).await?;
     let mine: Vec<(Uuid, String)> = all
         .iter()
-        .filter(|(c, _, _)| taught.contains(c))
-        .map(|(_, u, s)| (*u, s.clone()))
+        .filter(|e| taught.contains(&e.course_id))
+        .map(|e| (e.user_id, e.status.clone()))
         .collect();
     let students: HashSet<Uuid> = mine.iter().map(|(u, _)| *u).collect();
-    let org_people: HashSet<Uuid> = all.iter().map(|(_, u, _)| *u).collect();
+    let org_people: HashSet<Uuid> = all.iter().map(|e| e.user_id).collect();
     let window = (now, now);
     if !shown(students.len()) || !shown(org_people.len()) {
         return Ok(Computed::new(
@@ -322,11 +264,11 @@ pub async fn teaching(
     }
     let my_scores: Vec<f64> = org_scores
         .iter()
-        .filter(|(c, _)| c.is_some_and(|c| taught.contains(&c)))
-        .map(|(_, s)| *s)
+        .filter(|s| s.course_id.is_some_and(|c| taught.contains(&c)))
+        .map(|s| s.score)
         .collect();
-    let every_score: Vec<f64> = org_scores.iter().map(|(_, s)| *s).collect();
-    let every: Vec<(Uuid, String)> = all.iter().map(|(_, u, s)| (*u, s.clone())).collect();
+    let every_score: Vec<f64> = org_scores.iter().map(|s| s.score).collect();
+    let every: Vec<(Uuid, String)> = all.iter().map(|e| (e.user_id, e.status.clone())).collect();
     let (my_score, my_completion) = outcome(&mine, &my_scores);
     let (org_score, org_completion) = outcome(&every, &every_score);
     Ok(Computed::new(

@@ -6,18 +6,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use diesel::dsl::{count_star, sum};
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::cache::{Computed, Key, Subject};
 use super::subject::{org_zone, today};
 use crate::api::ApiError;
-use crate::db::schema::{
-    assessments, course_skills, daily_activity, departments, enrollments, learning_events,
-    org_priority_skills, skills, user_points, users,
-};
+use crate::db::analytics::organization::{self as store, Group, Member};
 use crate::domain::analytics::organization::{CULTURE_STREAK_DAYS, culture_index, week_starts};
 use crate::domain::analytics::{shown, stats};
 use crate::domain::gamification::periods::local_midnight;
@@ -31,12 +26,6 @@ struct Scope {
     weeks: Vec<NaiveDate>,
     today: NaiveDate,
     window: (DateTime<Utc>, DateTime<Utc>),
-}
-
-struct Member {
-    id: Uuid,
-    department: Option<Uuid>,
-    team: Option<Uuid>,
 }
 
 impl Scope {
@@ -61,24 +50,7 @@ async fn scope(conn: &mut AsyncPgConnection, key: &Key) -> Result<Scope, ApiErro
     let zone = org_zone(conn, org).await?;
     let now = Utc::now();
     let today = today(now, zone);
-    let mut query = users::table
-        .filter(users::organization_id.eq(org))
-        .filter(users::is_active)
-        .select((users::id, users::department_id, users::team_id))
-        .into_boxed();
-    if let Subject::Department(d) = key.subject {
-        query = query.filter(users::department_id.eq(d).or(users::team_id.eq(d)));
-    }
-    let members = query
-        .load::<(Uuid, Option<Uuid>, Option<Uuid>)>(conn)
-        .await?
-        .into_iter()
-        .map(|(id, department, team)| Member {
-            id,
-            department,
-            team,
-        })
-        .collect();
+    let members = store::active_members(conn, org, department(key)).await?;
     let weeks = week_starts(today, weeks);
     let start = local_midnight(<[NaiveDate]>::first(&weeks).copied().unwrap_or(today), zone);
     Ok(Scope {
@@ -97,22 +69,11 @@ async fn weekly_activity(conn: &mut AsyncPgConnection, s: &Scope) -> Result<Week
     let ids = s.ids();
     let mut out = Weekly::new();
     for week in &s.weeks {
-        let rows: Vec<(Uuid, Option<i64>, Option<i64>)> = daily_activity::table
-            .filter(daily_activity::organization_id.eq(s.org))
-            .filter(daily_activity::local_date.between(*week, *week + Days::new(6)))
-            .filter(daily_activity::user_id.eq_any(&ids))
-            .group_by(daily_activity::user_id)
-            .select((
-                daily_activity::user_id,
-                sum(daily_activity::lessons_completed),
-                sum(daily_activity::learning_activities),
-            ))
-            .load(conn)
-            .await?;
-        for (user, lessons, activities) in rows {
+        let rows = store::activity_between(conn, s.org, *week, *week + Days::new(6), &ids).await?;
+        for row in rows {
             out.insert(
-                (user, *week),
-                (lessons.unwrap_or(0), activities.unwrap_or(0)),
+                (row.user_id, *week),
+                (row.lessons.unwrap_or(0), row.activities.unwrap_or(0)),
             );
         }
     }
@@ -135,16 +96,16 @@ async fn groups(
     conn: &mut AsyncPgConnection,
     key: &Key,
     org: Uuid,
-) -> Result<Vec<(Uuid, String)>, ApiError> {
-    let mut query = departments::table
-        .filter(departments::organization_id.eq(org))
-        .select((departments::id, departments::name))
-        .order((departments::name.asc(), departments::id.asc()))
-        .into_boxed();
-    if let Subject::Department(d) = key.subject {
-        query = query.filter(departments::id.eq(d).or(departments::parent_id.eq(d)));
+) -> Result<Vec<Group>, ApiError> {
+    Ok(store::groups(conn, org, department(key)).await?)
+}
+
+/// The department or team a key is restricted to, if any.
+fn department(key: &Key) -> Option<Uuid> {
+    match key.subject {
+        Subject::Department(d) => Some(d),
+        _ => None,
     }
-    Ok(query.load(conn).await?)
 }
 
 fn members_of(s: &Scope, group: Uuid) -> Vec<Uuid> {
@@ -222,7 +183,7 @@ pub async fn velocity(
     let groups: Vec<pb::GroupFigures> = groups(conn, &key, s.org)
         .await?
         .into_iter()
-        .map(|(id, name)| {
+        .map(|Group { id, name }| {
             let people = members_of(&s, id);
             let g = group_figures(id, name, people.len(), || {
                 pace_values(&people, &activity, s.weeks.len())
@@ -265,58 +226,27 @@ pub async fn alignment(
         )
         .suppressed(true));
     }
-    // Learning activities by day and what they were about.
-    let rows: Vec<(NaiveDate, Option<Uuid>, Option<Uuid>, i64)> = learning_events::table
-        .filter(learning_events::organization_id.eq(s.org))
-        .filter(learning_events::occurred_at.ge(s.window.0))
-        .filter(learning_events::is_learning_activity)
-        .filter(learning_events::local_date.ge(s.first_day()))
-        .filter(learning_events::user_id.eq_any(&ids))
-        .group_by((
-            learning_events::local_date,
-            learning_events::course_id,
-            learning_events::skill_id,
-        ))
-        .select((
-            learning_events::local_date,
-            learning_events::course_id,
-            learning_events::skill_id,
-            count_star(),
-        ))
-        .load(conn)
-        .await?;
-    let courses: HashSet<Uuid> = rows.iter().filter_map(|r| r.1).collect();
+    let rows = store::activities_by_day(conn, s.org, s.window.0, s.first_day(), &ids).await?;
+    let courses: HashSet<Uuid> = rows.iter().filter_map(|r| r.course_id).collect();
     let courses: Vec<Uuid> = courses.into_iter().collect();
-    let mut taught: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for (course, skill) in course_skills::table
-        .filter(course_skills::course_id.eq_any(&courses))
-        .select((course_skills::course_id, course_skills::skill_id))
-        .load::<(Uuid, Uuid)>(conn)
-        .await?
-    {
-        taught.entry(course).or_default().push(skill);
-    }
-    let priorities: Vec<(Uuid, String, f64)> = org_priority_skills::table
-        .inner_join(skills::table)
-        .filter(org_priority_skills::organization_id.eq(s.org))
-        .order((skills::name.asc(), skills::id.asc()))
-        .select((skills::id, skills::name, org_priority_skills::weight))
-        .load(conn)
-        .await?;
-    let priority: HashSet<Uuid> = priorities.iter().map(|p| p.0).collect();
+    let taught = store::skills_taught(conn, &courses).await?;
+    let priorities = store::priority_skills(conn, s.org).await?;
+    let priority: HashSet<Uuid> = priorities.iter().map(|p| p.id).collect();
     // Per week: (all activities, on a priority skill); per priority skill: count.
     let mut by_week: BTreeMap<NaiveDate, (i64, i64)> = BTreeMap::new();
     let mut by_skill: HashMap<Uuid, i64> = HashMap::new();
     let (mut total, mut aligned) = (0i64, 0i64);
-    for (day, course, skill, n) in &rows {
-        let about: Vec<Uuid> = match skill {
-            Some(skill) => vec![*skill],
-            None => course
+    for row in &rows {
+        let n = row.count;
+        let about: Vec<Uuid> = match row.skill_id {
+            Some(skill) => vec![skill],
+            None => row
+                .course_id
                 .and_then(|c| taught.get(&c).cloned())
                 .unwrap_or_default(),
         };
         let on_priority = about.iter().any(|s| priority.contains(s));
-        let week = crate::domain::gamification::periods::monday_of(*day);
+        let week = crate::domain::gamification::periods::monday_of(row.local_date);
         let entry = by_week.entry(week).or_default();
         entry.0 += n;
         total += n;
@@ -350,11 +280,11 @@ pub async fn alignment(
             aligned_share: share(aligned, total),
             skills: priorities
                 .into_iter()
-                .map(|(id, name, weight)| pb::PrioritySkillShare {
-                    skill_id: id.to_string(),
-                    skill_name: name,
-                    weight,
-                    share: share(by_skill.get(&id).copied().unwrap_or(0), total),
+                .map(|p| pb::PrioritySkillShare {
+                    skill_id: p.id.to_string(),
+                    share: share(by_skill.get(&p.id).copied().unwrap_or(0), total),
+                    skill_name: p.name,
+                    weight: p.weight,
                 })
                 .collect(),
             over_time,
@@ -372,37 +302,14 @@ pub async fn departments(
     let s = scope(conn, &key).await?;
     let activity = weekly_activity(conn, &s).await?;
     let ids = s.ids();
-    let scores: HashMap<Uuid, Vec<f64>> = assessments::table
-        .filter(assessments::organization_id.eq(s.org))
-        .filter(assessments::graded_at.ge(s.window.0))
-        .filter(assessments::user_id.eq_any(&ids))
-        .select((assessments::user_id, assessments::score))
-        .load::<(Uuid, f64)>(conn)
-        .await?
-        .into_iter()
-        .fold(HashMap::new(), |mut m, (u, score)| {
-            m.entry(u).or_insert_with(Vec::new).push(score);
-            m
-        });
-    let statuses: Vec<(Uuid, String)> = enrollments::table
-        .filter(enrollments::organization_id.eq(s.org))
-        .filter(enrollments::user_id.eq_any(&ids))
-        .select((enrollments::user_id, enrollments::status))
-        .load(conn)
-        .await?;
-    let points: HashMap<Uuid, i64> = user_points::table
-        .filter(user_points::organization_id.eq(s.org))
-        .filter(user_points::user_id.eq_any(&ids))
-        .select((user_points::user_id, user_points::total_points))
-        .load::<(Uuid, i64)>(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let scores = store::scores_since(conn, s.org, s.window.0, &ids).await?;
+    let statuses = store::enrollment_statuses(conn, s.org, &ids).await?;
+    let points = store::total_points(conn, s.org, &ids).await?;
     let mut suppressed = false;
     let groups = groups(conn, &key, s.org)
         .await?
         .into_iter()
-        .map(|(id, name)| {
+        .map(|Group { id, name }| {
             let people = members_of(&s, id);
             let g = group_figures(id, name, people.len(), || {
                 let set: HashSet<Uuid> = people.iter().copied().collect();
@@ -416,8 +323,8 @@ pub async fn departments(
                 }
                 let mine: Vec<&String> = statuses
                     .iter()
-                    .filter(|(u, _)| set.contains(u))
-                    .map(|(_, st)| st)
+                    .filter(|st| set.contains(&st.user_id))
+                    .map(|st| &st.status)
                     .collect();
                 let done = mine.iter().filter(|st| st.as_str() == "completed").count();
                 values.insert(
@@ -470,22 +377,8 @@ pub async fn culture(
         .map(|((u, _), _)| *u)
         .collect();
     let yesterday = s.today - Days::new(1);
-    let streaking: i64 = user_points::table
-        .filter(user_points::organization_id.eq(s.org))
-        .filter(user_points::user_id.eq_any(&ids))
-        .filter(user_points::current_streak.ge(CULTURE_STREAK_DAYS))
-        .filter(user_points::last_active_date.ge(yesterday))
-        .count()
-        .get_result(conn)
-        .await?;
-    let helps: i64 = learning_events::table
-        .filter(learning_events::organization_id.eq(s.org))
-        .filter(learning_events::occurred_at.ge(s.window.0))
-        .filter(learning_events::kind.eq("peer_helped"))
-        .filter(learning_events::user_id.eq_any(&ids))
-        .count()
-        .get_result(conn)
-        .await?;
+    let streaking = store::streaking(conn, s.org, &ids, CULTURE_STREAK_DAYS, yesterday).await?;
+    let helps = store::peer_helps(conn, s.org, s.window.0, &ids).await?;
     let participation = stats::share(learned.len() as u64, members as u64);
     let streak_share = stats::share(streaking.max(0) as u64, members as u64);
     let peer_help_rate = helps as f64 * 10.0 / members as f64;

@@ -2,18 +2,14 @@
 //! person (user_preferences): an opted-out kind is never computed (see
 //! `cache::serve`), and its cached rows are deleted when the person opts out.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Days, Duration, NaiveDate, Utc};
-use diesel::dsl::max;
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::cache::{Computed, Key};
 use super::learner::{Clock, assessments_of, skill_gaps, user_engagement, user_pace};
 use crate::api::ApiError;
-use crate::db::schema::{course_skills, courses, daily_activity, enrollments, learning_events};
+use crate::db::analytics::predictive as store;
 use crate::domain::analytics::gaps::{Next, Offer, recommend};
 use crate::domain::analytics::learner as learner_rules;
 use crate::domain::analytics::predictive::{self as rules, CourseFacts, MODEL_VERSION, RiskBand};
@@ -29,21 +25,13 @@ async fn freshness(
     user: Uuid,
     today: NaiveDate,
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
-    let newest = |since: NaiveDate| {
-        daily_activity::table
-            .filter(daily_activity::user_id.eq(user))
-            .filter(daily_activity::local_date.ge(since))
-            .select(max(daily_activity::last_activity_at))
-    };
-    let recent: Option<DateTime<Utc>> = newest(today - Days::new(27)).first(conn).await?;
+    let recent = store::newest_activity(conn, user, today - Days::new(27)).await?;
     if recent.is_some() {
         return Ok(recent);
     }
     // Not NaiveDate::MIN: PostgreSQL's dates start at 4713 BC, and a bound
     // outside them fails the query ("date out of range").
-    Ok(newest(crate::domain::events::EARLIEST_DAY)
-        .first(conn)
-        .await?)
+    Ok(store::newest_activity(conn, user, crate::domain::events::EARLIEST_DAY).await?)
 }
 
 fn predictive<T>(
@@ -76,14 +64,9 @@ pub async fn drop_off_risk(
     let pace = user_pace(conn, user, clock.today).await?;
     let (change, _) = learner_rules::momentum(pace.last7, pace.prior7);
     // "No progress in 7 days": no learning activity in (now - 7 days, now].
-    let recent: i64 = learning_events::table
-        .filter(learning_events::user_id.eq(user))
-        .filter(learning_events::is_learning_activity)
-        .filter(learning_events::occurred_at.gt(clock.now - Duration::days(7)))
-        .filter(learning_events::occurred_at.le(clock.now))
-        .count()
-        .get_result(conn)
-        .await?;
+    let recent =
+        store::learning_activities_between(conn, user, clock.now - Duration::days(7), clock.now)
+            .await?;
     let risk = rules::drop_off_risk(engagement.score, change, recent > 0);
     let fresh_as_of = freshness(conn, user, clock.today).await?;
     Ok(predictive(
@@ -122,20 +105,7 @@ pub async fn forecast(
         .params
         .strip_prefix("course=")
         .and_then(|c| c.parse().ok());
-    let mut query = enrollments::table
-        .filter(enrollments::user_id.eq(user))
-        .filter(enrollments::status.eq("active"))
-        .order(enrollments::course_id.asc())
-        .select((
-            enrollments::course_id,
-            enrollments::progress_percent,
-            enrollments::enrolled_at,
-        ))
-        .into_boxed();
-    if let Some(course) = only {
-        query = query.filter(enrollments::course_id.eq(course));
-    }
-    let active: Vec<(Uuid, f64, DateTime<Utc>)> = query.load(conn).await?;
+    let active = store::active_enrollments(conn, user, only).await?;
     // One read of the person's assessments serves the overall and the
     // per-course figures.
     let graded = assessments_of(conn, user).await?;
@@ -143,7 +113,8 @@ pub async fn forecast(
     let overall = stats::mean(&all_scores);
     let mut courses = Vec::with_capacity(active.len());
     let mut start = clock.now;
-    for (course, progress, enrolled_at) in active {
+    for e in active {
+        let (course, enrolled_at) = (e.course_id, e.enrolled_at);
         start = start.min(enrolled_at);
         let course_scores: Vec<f64> = graded
             .iter()
@@ -155,7 +126,7 @@ pub async fn forecast(
         let f = rules::forecast(
             clock.today,
             &CourseFacts {
-                progress_percent: progress,
+                progress_percent: e.progress_percent,
                 days_enrolled: days.max(1),
                 course_scores,
                 overall_average: overall,
@@ -193,26 +164,14 @@ pub async fn recommendations(
     let named = skill_gaps(conn, user, org, clock.today).await?;
     let gaps: Vec<_> = named.iter().map(|n| n.gap.clone()).collect();
     let wanted: Vec<Uuid> = gaps.iter().take(3).map(|g| g.skill_id).collect();
-    let teaching: Vec<(Uuid, Uuid, String)> = course_skills::table
-        .inner_join(courses::table)
-        .filter(course_skills::skill_id.eq_any(&wanted))
-        .filter(courses::organization_id.eq(org))
-        .select((courses::id, course_skills::skill_id, courses::name))
-        .load(conn)
-        .await?;
-    let taken: HashSet<Uuid> = enrollments::table
-        .filter(enrollments::user_id.eq(user))
-        .select(enrollments::course_id)
-        .load::<Uuid>(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let teaching = store::courses_teaching(conn, org, &wanted).await?;
+    let taken = store::enrolled_courses(conn, user).await?;
     let offers: Vec<Offer> = teaching
         .iter()
-        .map(|(course, skill, _)| Offer {
-            course_id: *course,
-            skill_id: *skill,
-            taken: taken.contains(course),
+        .map(|t| Offer {
+            course_id: t.course_id,
+            skill_id: t.skill_id,
+            taken: taken.contains(&t.course_id),
         })
         .collect();
     let recommendations = recommend(&gaps, &offers)
@@ -230,8 +189,8 @@ pub async fn recommendations(
                 Next::Course(course) => {
                     let title = teaching
                         .iter()
-                        .find(|(c, _, _)| *c == course)
-                        .map_or(String::new(), |t| t.2.clone());
+                        .find(|t| t.course_id == course)
+                        .map_or(String::new(), |t| t.course_name.clone());
                     ("course", course, title)
                 }
                 Next::Skill(id) => ("skill", id, skill.to_string()),
