@@ -1,7 +1,10 @@
-//! Leaderboard reads: live boards from `user_points` (all-time, current
-//! week and month, kept by every ingestion transaction) through the tenant
-//! views, and course boards from the ledger. Ranks are counts over the
-//! board-order indexes; nothing is sorted in memory but a course board.
+//! Leaderboard reads: a live board's ranked people in board order from
+//! `user_points` (all-time, current week and month, kept by every ingestion
+//! transaction) through the tenant views, people's own rows, privacy and
+//! names, course boards from the ledger, and what sets a board's period (a
+//! course's organization, an organization's time zone). Nothing here ranks:
+//! ranks and percentiles are worked out in memory from a whole board read in
+//! board order (`domain::gamification::boards`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
@@ -11,6 +14,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::schema::{courses, organizations};
 use crate::db::views::{tenant_board_names, tenant_board_points as tbp};
 use crate::domain::gamification::boards::Standing;
 
@@ -137,21 +141,6 @@ pub async fn ranked_all(
     period: Period,
 ) -> QueryResult<Vec<Standing>> {
     page(conn, reach, period, 0, i64::MAX).await
-}
-
-/// Every ranked person's points, highest first: ranks of many callers by
-/// binary search (WatchLeaderboard), from the board-order index alone.
-pub async fn all_points(
-    conn: &mut AsyncPgConnection,
-    reach: Reach,
-    period: Period,
-) -> QueryResult<Vec<i64>> {
-    tbp::table
-        .filter(ranked(reach, period))
-        .select(points(period))
-        .order(points(period).desc())
-        .load(conn)
-        .await
 }
 
 /// Own rows of several people at once.
@@ -286,4 +275,29 @@ pub async fn course_board(
             (standing, on_board.contains(&r.user_id))
         })
         .collect())
+}
+
+/// The organization `course` belongs to; `None` when the caller cannot see
+/// the course.
+pub async fn course_organization(
+    conn: &mut AsyncPgConnection,
+    course: Uuid,
+) -> QueryResult<Option<Uuid>> {
+    courses::table
+        .find(course)
+        .select(courses::organization_id)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The stored time zone name of `org`; `None` when the caller cannot see
+/// the organization.
+pub async fn time_zone(conn: &mut AsyncPgConnection, org: Uuid) -> QueryResult<Option<String>> {
+    organizations::table
+        .find(org)
+        .select(organizations::time_zone)
+        .first(conn)
+        .await
+        .optional()
 }

@@ -101,6 +101,37 @@ pub fn manage_role(caller: &Principal, role: Role) -> Verdict {
     }
 }
 
+/// Leaderboards at all: people only.
+pub fn read_boards(caller: &Principal) -> Verdict {
+    match caller {
+        Principal::User { .. } => Verdict::Allow,
+        Principal::Service { .. } => Verdict::Deny("boards are for people's tokens"),
+    }
+}
+
+/// Reading the board `scope` names: one's own organization's, or any for
+/// a platform admin (the platform board is theirs alone); a course board is
+/// scoped by the database (a course outside the caller's reach is not
+/// found).
+pub fn read_board(
+    caller: &Principal,
+    scope: crate::domain::gamification::boards::Scope,
+) -> Verdict {
+    use crate::domain::gamification::boards::Scope;
+    let Principal::User { org_id, role, .. } = caller else {
+        return read_boards(caller);
+    };
+    match scope {
+        Scope::Course(_) => Verdict::WithinScope,
+        _ if *role == Role::PlatformAdmin => Verdict::Allow,
+        Scope::Organization(org) if org == *org_id => Verdict::Allow,
+        Scope::Organization(_) => {
+            Verdict::Deny("only platform admins may read another organization's board")
+        }
+        Scope::Platform => Verdict::Deny("the platform board is for platform admins"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -173,6 +204,58 @@ mod tests {
         assert_eq!(
             administer_org(&user(Role::PlatformAdmin, me, org), other_org),
             Verdict::Allow
+        );
+    }
+
+    #[test]
+    fn boards_are_for_people_and_other_boards_for_platform_admins() {
+        use crate::domain::gamification::boards::Scope;
+        let (me, org, other_org, course) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
+        let service = Principal::Service {
+            name: "lms".into(),
+            org_id: Some(org),
+            scopes: HashSet::new(),
+        };
+        assert_eq!(
+            read_boards(&service),
+            Verdict::Deny("boards are for people's tokens")
+        );
+        assert_eq!(
+            read_board(&service, Scope::Organization(org)),
+            Verdict::Deny("boards are for people's tokens")
+        );
+        for role in [Role::Learner, Role::Trainer, Role::OrgAdmin] {
+            let caller = user(role, me, org);
+            assert_eq!(read_boards(&caller), Verdict::Allow);
+            assert_eq!(
+                read_board(&caller, Scope::Organization(org)),
+                Verdict::Allow
+            );
+            assert_eq!(
+                read_board(&caller, Scope::Organization(other_org)),
+                Verdict::Deny("only platform admins may read another organization's board")
+            );
+            assert_eq!(
+                read_board(&caller, Scope::Platform),
+                Verdict::Deny("the platform board is for platform admins")
+            );
+            assert_eq!(
+                read_board(&caller, Scope::Course(course)),
+                Verdict::WithinScope
+            );
+        }
+        let admin = user(Role::PlatformAdmin, me, org);
+        for scope in [Scope::Organization(other_org), Scope::Platform] {
+            assert_eq!(read_board(&admin, scope), Verdict::Allow, "{scope:?}");
+        }
+        assert_eq!(
+            read_board(&admin, Scope::Course(course)),
+            Verdict::WithinScope
         );
     }
 

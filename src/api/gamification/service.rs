@@ -3,7 +3,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::watch::BoardHub;
+use super::hub::BoardHub;
 use super::{leaderboard, profile, recompute};
 use crate::api::{AppState, caller};
 use crate::proto::gamification::v1 as pb;
@@ -51,7 +51,8 @@ impl GamificationService for GamificationApi {
         request: Request<pb::GetLeaderboardRequest>,
     ) -> Result<Response<pb::GetLeaderboardResponse>, Status> {
         let ctx = caller(&request)?.clone();
-        let reply = leaderboard::get(&self.state, &self.hub, &ctx, request.into_inner()).await?;
+        let reply =
+            leaderboard::get(&self.state, &self.hub.snapshots, &ctx, request.into_inner()).await?;
         Ok(Response::new(reply))
     }
 

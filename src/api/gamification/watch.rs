@@ -1,28 +1,31 @@
 //! WatchLeaderboard: one computation per board and interval, shared by
 //! every watcher of that board. A board's task runs while it has watchers:
-//! each round it reads the top N, every ranked person's points (one
-//! index-only read) and the watchers' own points, all in one transaction,
-//! and publishes the snapshot; each watcher derives its own rank by binary
-//! search and is sent an update only when what it sees changed.
+//! each round it reads the whole board in board order (a live board through
+//! its snapshot, renewing it for GetLeaderboard too), the names of its top
+//! N and the watchers' own points, all in one transaction, and publishes
+//! what it read; each watcher derives its own rank by binary search and is
+//! sent an update only when what it sees changed.
 
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
-
 use futures::Stream;
 use tokio::sync::{Notify, Semaphore, watch};
 use tonic::Status;
 use uuid::Uuid;
 
-use super::leaderboard::{self, BoardRequest, Scope, Snapshot};
+use super::board::{
+    self, BoardRequest, Own, Scope, course_from, entries_from, entries_of, live_reach, own_rank_on,
+};
+use super::mapping;
+use super::snapshots::BoardSnapshots;
 use crate::api::{ApiError, AppState, caller_user};
 use crate::auth::AuthContext;
 use crate::config::Limits;
-use crate::db::boards::{self, Names, Period, Reach};
 use crate::domain::gamification::boards::Standing;
 use crate::proto::gamification::v1 as pb;
 
@@ -35,173 +38,39 @@ struct Key {
     top: i64,
 }
 
-/// Snapshots of a board as published.
-type Snapshots = watch::Receiver<Option<Arc<Snapshot>>>;
+/// A board's rounds as published.
+type Published = watch::Receiver<Option<Arc<Snapshot>>>;
 /// A board's watchers: person -> open streams.
 type Watchers = Arc<Mutex<HashMap<Uuid, usize>>>;
 
 struct Shared {
-    snapshots: Snapshots,
+    published: Published,
     watchers: Watchers,
     /// Wakes the round early for a new watcher's first answer.
     wake: Arc<Notify>,
 }
 
-/// The boards being watched, the bound on watchers, and the short-lived
-/// snapshots of whole boards (and of organizations' time zones) that
-/// GetLeaderboard ranks against.
+/// The boards being watched and the bound on watchers. Rounds of live
+/// boards read them through the boards' snapshots, which GetLeaderboard
+/// then ranks against too.
 #[derive(Clone)]
-pub struct BoardHub {
+pub struct Watches {
     boards: Arc<Mutex<HashMap<Key, Shared>>>,
     interval: Duration,
     slots: Arc<Semaphore>,
-    ranked: Arc<Mutex<HashMap<RankedKey, Arc<RankedSlot>>>>,
-    /// The period (and the zone it was worked out in) each board kind was
-    /// last read for: how a request finds its snapshot without the database.
-    current: Arc<Mutex<HashMap<KindKey, (chrono_tz::Tz, Period)>>>,
-    ranked_ttl: Duration,
+    snapshots: BoardSnapshots,
 }
 
-/// A whole board: (reach, period).
-type RankedKey = (Reach, Period);
-/// A board as a request names it: reach, kind of period, and the
-/// organization whose time zone sets the period (the caller's, for the
-/// platform board).
-type KindKey = (Reach, pb::LeaderboardPeriod, Uuid);
-/// One board's snapshot, and the lock its one refresher holds.
-#[derive(Default)]
-struct RankedSlot {
-    value: Mutex<Option<(Instant, Ranked)>>,
-    refresh: tokio::sync::Mutex<()>,
-}
+pub type Updates = Pin<Box<dyn Stream<Item = Result<pb::WatchLeaderboardResponse, Status>> + Send>>;
 
-/// How many of a board's first people a snapshot holds the names of: a
-/// page no deeper than this is answered from memory.
-pub const NAMED: usize = super::leaderboard::BOARD_PAGE.1 as usize;
-
-/// A snapshot of a whole board: its ranked people in board order, where
-/// each is in it, when it was read, and the names of its first [`NAMED`]
-/// people.
-#[derive(Debug, Clone)]
-pub struct Ranked {
-    pub board: Arc<Vec<Standing>>,
-    positions: Arc<HashMap<Uuid, usize>>,
-    pub as_of: DateTime<Utc>,
-    pub names: Arc<Names>,
-}
-
-impl Ranked {
-    /// `board` as read at `as_of`, with the names of its first people.
-    pub fn new(board: Vec<Standing>, as_of: DateTime<Utc>, names: Names) -> Self {
-        let positions = board
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.user_id, i))
-            .collect();
-        Self {
-            board: Arc::new(board),
-            positions: Arc::new(positions),
-            as_of,
-            names: Arc::new(names),
-        }
-    }
-
-    /// A person's standing, `None` when they are not on the board (a
-    /// lookup, not a scan: boards hold every ranked person).
-    pub fn standing_of(&self, user: Uuid) -> Option<Standing> {
-        self.positions.get(&user).map(|i| self.board[*i])
-    }
-}
-
-type Updates = Pin<Box<dyn Stream<Item = Result<pb::WatchLeaderboardResponse, Status>> + Send>>;
-
-impl BoardHub {
-    pub fn new(limits: &Limits) -> Self {
+impl Watches {
+    pub fn new(limits: &Limits, snapshots: BoardSnapshots) -> Self {
         Self {
             boards: Arc::default(),
             interval: Duration::from_millis(limits.board_watch_interval_ms),
             slots: Arc::new(Semaphore::new(limits.max_board_watchers)),
-            ranked: Arc::default(),
-            current: Arc::default(),
-            ranked_ttl: Duration::from_millis(limits.board_cache_ms),
+            snapshots,
         }
-    }
-
-    /// The snapshot a request for a board kind can be answered from, with
-    /// the zone and period it was read for: `None` when none is held, or it
-    /// is older than the configured age and nobody is renewing it (the
-    /// caller then reads it through [`BoardHub::ranked`]). Like `ranked`,
-    /// callers are served the previous snapshot while one renews it.
-    pub fn remembered(
-        &self,
-        reach: Reach,
-        kind: pb::LeaderboardPeriod,
-        zone_org: Uuid,
-    ) -> Option<(chrono_tz::Tz, Period, Ranked)> {
-        if self.ranked_ttl.is_zero() {
-            return None;
-        }
-        let (zone, period) = *lock(&self.current).get(&(reach, kind, zone_org))?;
-        let slot = lock(&self.ranked).get(&(reach, period))?.clone();
-        let (at, ranked) = lock(&slot.value).clone()?;
-        let renewing = slot.refresh.try_lock().is_err();
-        (at.elapsed() < self.ranked_ttl || renewing).then_some((zone, period, ranked))
-    }
-
-    /// The ranked people of a board in board order, as of at most the
-    /// configured snapshot age ago. One caller refreshes an expired
-    /// snapshot (in its transaction) while the others are served the
-    /// previous one; only a board never read makes callers wait.
-    /// `how` says how `period` was worked out: its kind, in the time zone
-    /// of which organization, and that zone.
-    pub async fn ranked(
-        &self,
-        conn: &mut AsyncPgConnection,
-        reach: Reach,
-        period: Period,
-        how: (pb::LeaderboardPeriod, Uuid, chrono_tz::Tz),
-    ) -> Result<Ranked, ApiError> {
-        let ttl = self.ranked_ttl;
-        let slot = {
-            let mut all = lock(&self.ranked);
-            // Boards nobody asked for in a while are dropped.
-            all.retain(|_, slot| {
-                lock(&slot.value)
-                    .as_ref()
-                    .is_none_or(|(at, _)| at.elapsed() < ttl * 60 + Duration::from_secs(60))
-            });
-            all.entry((reach, period)).or_default().clone()
-        };
-        let current = |slot: &RankedSlot| lock(&slot.value).clone();
-        if let Some((at, ranked)) = current(&slot) {
-            if at.elapsed() < ttl {
-                return Ok(ranked);
-            }
-        }
-        let _refreshing = match slot.refresh.try_lock() {
-            Ok(guard) => guard,
-            Err(_) => {
-                if let Some((_, ranked)) = current(&slot) {
-                    return Ok(ranked);
-                }
-                let guard = slot.refresh.lock().await;
-                if let Some((at, ranked)) = current(&slot) {
-                    if at.elapsed() < ttl {
-                        return Ok(ranked);
-                    }
-                }
-                guard
-            }
-        };
-        let as_of = Utc::now();
-        let board = boards::ranked_all(conn, reach, period).await?;
-        let first: Vec<Uuid> = board.iter().take(NAMED).map(|s| s.user_id).collect();
-        let names = boards::names(conn, &first).await?;
-        let ranked = Ranked::new(board, as_of, names);
-        *lock(&slot.value) = Some((Instant::now(), ranked.clone()));
-        let (kind, zone_org, zone) = how;
-        lock(&self.current).insert((reach, kind, zone_org), (zone, period));
-        Ok(ranked)
     }
 
     /// Opens a watch: RESOURCE_EXHAUSTED beyond the configured watchers.
@@ -215,7 +84,7 @@ impl BoardHub {
             page_size: req.top,
             page_token: String::new(),
         };
-        let board = leaderboard::check(
+        let board = board::check(
             &ctx,
             req.period,
             req.scope,
@@ -247,13 +116,13 @@ impl BoardHub {
             period: board.period,
             top: board.limit,
         };
-        let (mut snapshots, watchers) = self.join(state, &ctx, key, board, caller);
+        let (mut published, watchers) = self.join(state, &ctx, key, board, caller);
         let stream = async_stream(move |tx| async move {
             let _slot = slot;
             let _leave = Leave { watchers, caller };
             let mut last: Option<pb::WatchLeaderboardResponse> = None;
             loop {
-                let snapshot = snapshots.borrow_and_update().clone();
+                let snapshot = published.borrow_and_update().clone();
                 // A snapshot taken before this watcher joined lacks its rank.
                 if let Some(snapshot) = snapshot.filter(|s| s.watchers.contains(&caller)) {
                     let view = snapshot.view(caller);
@@ -272,7 +141,7 @@ impl BoardHub {
                 tokio::select! {
                     // The client went away: leave the board.
                     _ = tx.closed() => return,
-                    changed = snapshots.changed() => if changed.is_err() {
+                    changed = published.changed() => if changed.is_err() {
                         let _ = tx
                             .send(Err(Status::unavailable("the board could not be computed; retry")))
                             .await;
@@ -292,12 +161,12 @@ impl BoardHub {
         key: Key,
         board: BoardRequest,
         caller: Uuid,
-    ) -> (Snapshots, Watchers) {
+    ) -> (Published, Watchers) {
         let mut boards = self.boards.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(shared) = boards.get(&key) {
             *lock(&shared.watchers).entry(caller).or_default() += 1;
             shared.wake.notify_one();
-            return (shared.snapshots.clone(), shared.watchers.clone());
+            return (shared.published.clone(), shared.watchers.clone());
         }
         let (tx, rx) = watch::channel(None);
         let watchers = Arc::new(Mutex::new(HashMap::from([(caller, 1)])));
@@ -305,7 +174,7 @@ impl BoardHub {
         boards.insert(
             key,
             Shared {
-                snapshots: rx.clone(),
+                published: rx.clone(),
                 watchers: watchers.clone(),
                 wake: wake.clone(),
             },
@@ -316,6 +185,7 @@ impl BoardHub {
             board,
             watchers: watchers.clone(),
             interval: self.interval,
+            snapshots: self.snapshots.clone(),
             boards: self.boards.clone(),
             key,
             wake,
@@ -354,6 +224,7 @@ struct Round {
     board: BoardRequest,
     watchers: Watchers,
     interval: Duration,
+    snapshots: BoardSnapshots,
     boards: Arc<Mutex<HashMap<Key, Shared>>>,
     key: Key,
     wake: Arc<Notify>,
@@ -374,21 +245,20 @@ impl Round {
                 }
             }
             let (board, org) = (self.board, self.key.org);
+            let snapshots = self.snapshots.clone();
             let result = self
                 .state
                 .read_tx(&self.ctx, move |conn| {
-                    Box::pin(async move { leaderboard::snapshot(conn, org, board, &ids).await })
+                    Box::pin(async move { snapshot(conn, &snapshots, org, board, &ids).await })
                 })
                 .await;
             match result {
                 Ok(snapshot) => {
                     failures = 0;
-                    let changed = tx.borrow().as_deref().is_none_or(|old| {
-                        old.entries != snapshot.entries
-                            || old.points != snapshot.points
-                            || old.own != snapshot.own
-                            || old.watchers != snapshot.watchers
-                    });
+                    let changed = tx
+                        .borrow()
+                        .as_deref()
+                        .is_none_or(|old| old.differs(&snapshot));
                     if changed {
                         tx.send_replace(Some(Arc::new(snapshot)));
                     }
@@ -407,6 +277,107 @@ impl Round {
                 _ = tokio::time::sleep(self.interval) => {}
                 _ = self.wake.notified() => {}
             }
+        }
+    }
+}
+
+/// One round's reading of a board for all its watchers: the top entries
+/// (no caller marked), the whole board in board order and the watchers'
+/// own points and board presence.
+#[derive(Debug, Clone)]
+struct Snapshot {
+    entries: Vec<pb::LeaderboardEntry>,
+    /// The person of each entry (entries show ids of public people only).
+    ids: Vec<Uuid>,
+    board: Arc<Vec<Standing>>,
+    own: Own,
+    /// The watchers whose own standing was read.
+    watchers: Vec<Uuid>,
+    as_of: DateTime<Utc>,
+}
+
+/// Reads the board of `req` for `watchers`: a live board through its
+/// snapshot (read now, and left for GetLeaderboard), a course board from
+/// the ledger.
+async fn snapshot(
+    conn: &mut AsyncPgConnection,
+    snapshots: &BoardSnapshots,
+    caller_org: Uuid,
+    req: BoardRequest,
+    watchers: &[Uuid],
+) -> Result<Snapshot, ApiError> {
+    let as_of = Utc::now();
+    let (period, zone, _) = board::resolve(conn, &req, caller_org, as_of).await?;
+    let top = req.limit as usize;
+    let (board, entries, own, as_of) = match req.scope {
+        Scope::Course(course) => {
+            let from = course_from(period, zone);
+            let (ranked, own) = board::course_board(conn, course, from, watchers).await?;
+            let first = &ranked[..top.min(ranked.len())];
+            let entries = entries_of(conn, first, 1, 0, None).await?;
+            (Arc::new(ranked), entries, own, as_of)
+        }
+        Scope::Organization(_) | Scope::Platform => {
+            let (reach, zone_org) = live_reach(req.scope, caller_org)
+                .ok_or_else(|| ApiError::Internal("a live board without a reach".into()))?;
+            let how = (req.period, zone_org, zone);
+            let ranked = snapshots.read(conn, reach, period, how).await?;
+            let own = board::live_own(conn, &ranked, period, watchers).await?;
+            // A snapshot names its first NAMED people, at least `top`.
+            let first = &ranked.board[..top.min(ranked.board.len())];
+            let entries = entries_from(first, &ranked.names, 1, 0, None);
+            (ranked.board.clone(), entries, own, ranked.as_of)
+        }
+    };
+    Ok(Snapshot {
+        ids: board.iter().take(top).map(|s| s.user_id).collect(),
+        entries,
+        board,
+        own,
+        watchers: watchers.to_vec(),
+        as_of,
+    })
+}
+
+impl Snapshot {
+    /// Whether watchers may see something else in `new` than in `self`.
+    fn differs(&self, new: &Snapshot) -> bool {
+        let same_points = || {
+            let points = |s: &Standing| s.points;
+            Arc::ptr_eq(&self.board, &new.board)
+                || self
+                    .board
+                    .iter()
+                    .map(points)
+                    .eq(new.board.iter().map(points))
+        };
+        self.entries != new.entries
+            || !same_points()
+            || self.own != new.own
+            || self.watchers != new.watchers
+    }
+
+    /// What one watcher sees: their entry marked and their own rank.
+    fn view(&self, caller: Uuid) -> pb::WatchLeaderboardResponse {
+        let own = self.own.get(&caller).copied().unwrap_or((0, false));
+        let entries = self
+            .entries
+            .iter()
+            .zip(&self.ids)
+            .map(|(e, id)| {
+                let mut e = e.clone();
+                if *id == caller {
+                    e.is_caller = true;
+                    e.user_id = caller.to_string();
+                }
+                e
+            })
+            .collect();
+        pb::WatchLeaderboardResponse {
+            entries,
+            own: Some(own_rank_on(&self.board, own)),
+            ranked_users: u32::try_from(self.board.len()).unwrap_or(u32::MAX),
+            as_of: Some(mapping::timestamp(self.as_of)),
         }
     }
 }

@@ -2,11 +2,20 @@
 //! strictly more points (ties share a rank: 1, 2, 2, 4); order within a tie
 //! fixed (earlier reach first, then user id); percentile = 100 x people
 //! strictly below / ranked people including the caller; people with 0
-//! points are not on the board.
+//! points are not on the board. Also what a board shows of a person
+//! (privacy) and whose board a request names.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+/// Whose board a request names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Organization(Uuid),
+    Platform,
+    Course(Uuid),
+}
 
 /// A person's standing in a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +58,56 @@ pub fn percentile(below: u64, ranked_including_caller: u64) -> f64 {
     }
 }
 
+/// The caller's rank and percentile on a board (`ranked` in board order;
+/// `own`: their points and whether they are on it): (0, 0) without points.
+pub fn own_rank(ranked: &[Standing], own: (i64, bool)) -> (u32, f64) {
+    let (points, on_board) = own;
+    if points <= 0 {
+        return (0, 0.0);
+    }
+    let above = ranked.partition_point(|s| s.points > points);
+    let below = ranked.len() - ranked.partition_point(|s| s.points >= points);
+    let including = ranked.len() + usize::from(!on_board);
+    (above as u32 + 1, percentile(below as u64, including as u64))
+}
+
+/// A course board from everyone with points from the course (`on`: on
+/// boards at all): its ranked people in board order.
+pub fn course_ranking(rows: &[(Standing, bool)]) -> Vec<Standing> {
+    let mut ranked: Vec<Standing> = rows.iter().filter(|(_, on)| *on).map(|(s, _)| *s).collect();
+    ranked.sort_by(board_order);
+    ranked
+}
+
+/// Whether a person's privacy setting lets a board show their name and id.
+pub fn is_public(privacy: &str) -> bool {
+    privacy == "public"
+}
+
+/// What a board shows of one person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    pub display_name: String,
+    /// `None`: the id is not shown.
+    pub user_id: Option<Uuid>,
+}
+
+/// A board entry's person as privacy allows: public people by name and id,
+/// everyone else by an anonymous name and no id; the caller always sees
+/// their own id. `names`: their privacy and display name, `None` when
+/// unknown (shown anonymously).
+pub fn shown(user_id: Uuid, names: Option<(&str, Option<&str>)>, is_caller: bool) -> Shown {
+    let (privacy, name) = names.unwrap_or(("anonymous", None));
+    let public = is_public(privacy);
+    Shown {
+        display_name: match (public, name) {
+            (true, Some(name)) => name.to_owned(),
+            _ => anonymous_name(user_id),
+        },
+        user_id: (public || is_caller).then_some(user_id),
+    }
+}
+
 /// "Anonymous learner #<6 hex>": stable per person, and not the id.
 pub fn anonymous_name(user_id: Uuid) -> String {
     let digest = Sha256::digest([b"stride-anonymous:".as_slice(), user_id.as_bytes()].concat());
@@ -76,15 +135,7 @@ pub fn view(ranked: &[Standing], own: (i64, bool), offset: usize, limit: usize) 
     let first_rank = page.first().map_or(1, |f| {
         1 + ranked.partition_point(|s| s.points > f.points) as u32
     });
-    let (points, on_board) = own;
-    let (own_rank, own_percentile) = if points <= 0 {
-        (0, 0.0)
-    } else {
-        let above = ranked.partition_point(|s| s.points > points);
-        let below = ranked.len() - ranked.partition_point(|s| s.points >= points);
-        let including = ranked.len() + usize::from(!on_board);
-        (above as u32 + 1, percentile(below as u64, including as u64))
-    };
+    let (own_rank, own_percentile) = own_rank(ranked, own);
     View {
         page,
         first_rank,
@@ -196,6 +247,62 @@ mod tests {
                 (10, at(1), b)
             ]
         );
+    }
+
+    #[test]
+    fn own_rank_is_the_views_own_rank() {
+        let b = board(&[100, 100, 30]);
+        assert_eq!(own_rank(&b, (100, true)), (1, 100.0 / 3.0));
+        assert_eq!(own_rank(&b, (60, false)), (3, 25.0));
+        assert_eq!(own_rank(&b, (0, true)), (0, 0.0));
+        assert_eq!(own_rank(&[], (5, false)), (1, 0.0));
+        let v = view(&b, (30, true), 0, 1);
+        assert_eq!((v.own_rank, v.own_percentile), own_rank(&b, (30, true)));
+    }
+
+    #[test]
+    fn a_course_board_ranks_only_people_on_boards_in_board_order() {
+        let s = |id: u128, points: i64| Standing {
+            user_id: Uuid::from_u128(id),
+            points,
+            reached_at: None,
+        };
+        let rows = [
+            (s(1, 20), true),
+            (s(2, 90), false),
+            (s(3, 90), true),
+            (s(4, 50), true),
+        ];
+        let ranked: Vec<_> = course_ranking(&rows)
+            .iter()
+            .map(|r| (r.user_id.as_u128(), r.points))
+            .collect();
+        assert_eq!(ranked, [(3, 90), (4, 50), (1, 20)]);
+        assert!(course_ranking(&[]).is_empty());
+    }
+
+    #[test]
+    fn only_public_people_are_shown_by_name_and_id() {
+        let (me, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let public = shown(other, Some(("public", Some("Ada"))), false);
+        assert_eq!(public.display_name, "Ada");
+        assert_eq!(public.user_id, Some(other));
+        for privacy in ["anonymous", "hidden", "PUBLIC", ""] {
+            let s = shown(other, Some((privacy, Some("Ada"))), false);
+            assert_eq!(s.display_name, anonymous_name(other), "{privacy}");
+            assert_eq!(s.user_id, None, "{privacy}");
+        }
+        // A public person without a name, and someone unknown.
+        assert_eq!(
+            shown(other, Some(("public", None)), false).display_name,
+            anonymous_name(other)
+        );
+        assert_eq!(shown(other, None, false).user_id, None);
+        // The caller sees their own id, not their name, when anonymous.
+        let mine = shown(me, Some(("anonymous", Some("Me"))), true);
+        assert_eq!(mine.user_id, Some(me));
+        assert_eq!(mine.display_name, anonymous_name(me));
+        assert!(is_public("public") && !is_public("anonymous"));
     }
 
     #[test]
