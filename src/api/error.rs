@@ -83,6 +83,12 @@ impl From<ApiError> for Status {
     }
 }
 
+impl From<crate::auth::password::HashFailed> for ApiError {
+    fn from(err: crate::auth::password::HashFailed) -> Self {
+        ApiError::Internal(err.0)
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(err: diesel::result::Error) -> Self {
         use crate::db::pg_error::{self, PgError};

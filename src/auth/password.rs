@@ -6,19 +6,22 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
-use crate::api::ApiError;
+/// Hashing failed (the OS gave no randomness, or the blocking task died):
+/// an internal error for the caller.
+#[derive(Debug)]
+pub struct HashFailed(pub String);
 
 /// The PHC string (`$argon2id$...`) of `password`.
-pub async fn hash(password: String) -> Result<String, ApiError> {
+pub async fn hash(password: String) -> Result<String, HashFailed> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
+            .map_err(|e| HashFailed(format!("password hashing failed: {e}")))
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("password hashing task failed: {e}")))?
+    .map_err(|e| HashFailed(format!("password hashing task failed: {e}")))?
 }
 
 /// Whether `password` matches the stored PHC string.

@@ -168,7 +168,11 @@ impl IdentityService for IdentityApi {
         let ctx = caller(&request)?;
         let (target, mut changes, password) = mapping::user_changes(request.get_ref())?;
         if let Some(password) = password {
-            changes.password_hash = Some(Some(crate::auth::password::hash(password).await?));
+            changes.password_hash = Some(Some(
+                crate::auth::password::hash(password)
+                    .await
+                    .map_err(ApiError::from)?,
+            ));
         }
         let principal = ctx.principal.clone();
         let user = self
@@ -409,7 +413,11 @@ impl IdentityService for IdentityApi {
             enforce(access::manage_role(&ctx.principal, *role))?;
         }
         let hash = match new.password.clone() {
-            Some(password) => Some(crate::auth::password::hash(password).await?),
+            Some(password) => Some(
+                crate::auth::password::hash(password)
+                    .await
+                    .map_err(ApiError::from)?,
+            ),
             None => None,
         };
         let user = self

@@ -30,6 +30,7 @@ async fn dummy_hash() -> Result<&'static String, ApiError> {
     DUMMY
         .get_or_try_init(|| password::hash("stride-timing-equalizer".into()))
         .await
+        .map_err(ApiError::from)
 }
 
 fn sha256(token: &str) -> Vec<u8> {
