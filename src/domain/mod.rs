@@ -8,6 +8,7 @@ pub mod events;
 pub mod gamification;
 pub mod references;
 pub mod role;
+pub mod thresholds;
 pub mod violation;
 pub mod xapi;
 pub mod zone;

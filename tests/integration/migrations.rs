@@ -60,3 +60,38 @@ async fn migrating_twice_is_a_no_op() {
         "template was fully migrated: {applied:?}"
     );
 }
+
+/// `assessments.passed` is generated in SQL (`score >= 70`): it must say
+/// what `domain::thresholds::PASS_MARK` says, or the analytics and the
+/// stored column would disagree on who passed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_generated_passed_column_uses_the_pass_mark() {
+    #[derive(QueryableByName)]
+    struct Expr {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        expr: String,
+    }
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let found = diesel::sql_query(
+        "SELECT pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attrdef d \
+         JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+         WHERE d.adrelid = 'assessments'::regclass AND a.attname = 'passed'",
+    )
+    .get_result::<Expr>(&mut conn)
+    .await
+    .expect("the generation expression of assessments.passed");
+    // PostgreSQL prints it as "(score >= (70)::double precision)".
+    let mark = found
+        .expr
+        .strip_prefix("(score >= (")
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("unexpected expression {:?}", found.expr));
+    assert_eq!(
+        mark,
+        stride::domain::thresholds::PASS_MARK,
+        "{}",
+        found.expr
+    );
+}

@@ -8,11 +8,7 @@ use super::stats::{round_half_up, slope};
 /// Momentum threshold: a change beyond +/-20% moves it (exactly 20% is
 /// stable).
 pub const MOMENTUM_THRESHOLD: f64 = 0.20;
-/// An assessment at or above this score passes.
-pub const PASS_MARK: f64 = 70.0;
-/// A skill at or above this mastery is mastered (also the default required
-/// mastery of a skill gap).
-pub const MASTERY: f64 = 80.0;
+pub use crate::domain::thresholds::{MASTERY, PASS_MARK};
 /// Scores the performance trend looks at.
 pub const TREND_WINDOW: usize = 10;
 /// A slope beyond +/-2 points per assessment is a trend.
