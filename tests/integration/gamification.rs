@@ -882,3 +882,88 @@ async fn watchers_share_a_board_and_see_their_rank_move() {
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert!(bad.message().contains("top"), "{}", bad.message());
 }
+
+#[tokio::test]
+async fn a_watched_board_renews_the_snapshot_get_answers_from_memory() {
+    let server = TestServer::start_with(stride::config::Limits {
+        board_cache_ms: 600_000,
+        board_watch_interval_ms: 100,
+        ..Default::default()
+    })
+    .await;
+    let fx = Fixture::new(69);
+    fx.create(&server.db_url).await;
+    let now = Utc::now();
+    for (user, score) in [(0, 90.0), (1, 50.0)] {
+        let e = event(
+            &format!("s{user}"),
+            fx.users[user],
+            now - Duration::minutes(5),
+            graded(fx.courses[0], score),
+        );
+        publish(&server, &fx, e).await;
+    }
+    let token = server.user_token(fx.users[0], fx.org, Role::Learner);
+    let all_time = || pb::GetLeaderboardRequest {
+        period: pb::LeaderboardPeriod::AllTime as i32,
+        ..Default::default()
+    };
+    let points = |entries: &[pb::LeaderboardEntry]| -> Vec<u64> {
+        entries.iter().map(|e| e.points).collect()
+    };
+    let get = || {
+        let mut client = game(&server);
+        let request = authed(all_time(), &token);
+        async move {
+            client
+                .get_leaderboard(request)
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    let before = get().await.expect("the board through a transaction");
+    assert_eq!(points(&before.entries), [100, 60]);
+
+    // User 1 overtakes; Get keeps answering its ten-minute snapshot.
+    let e = event(
+        "s1b",
+        fx.users[1],
+        now - Duration::minutes(1),
+        graded(fx.courses[0], 100.0),
+    );
+    publish(&server, &fx, e).await;
+    let stale = get().await.unwrap();
+    assert_eq!(points(&stale.entries), [100, 60], "the snapshot is kept");
+
+    // A watcher's round reads the board afresh...
+    let mut stream = game(&server)
+        .watch_leaderboard(authed(
+            pb::WatchLeaderboardRequest {
+                period: pb::LeaderboardPeriod::AllTime as i32,
+                top: 10,
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    let seen = stream.next().await.unwrap().unwrap();
+    let fresh = points(&seen.entries);
+    assert_eq!(fresh[0], 160, "the watch sees user 1 ahead: {fresh:?}");
+
+    // ...and Get answers what it read, from memory: no table of the
+    // transaction is needed.
+    let mut owner = AsyncPgConnection::establish(&server.db_url).await.unwrap();
+    owner
+        .batch_execute("BEGIN; LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let after = tokio::time::timeout(std::time::Duration::from_secs(10), get())
+        .await
+        .expect("the renewed snapshot needs no table of the transaction")
+        .unwrap();
+    owner.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(points(&after.entries), fresh);
+    assert_eq!(after.own.unwrap().rank, 2);
+}
