@@ -22,12 +22,12 @@ use futures::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
+use crate::api::timestamp::to_timestamp;
 use crate::api::{ApiError, AppState};
 use crate::auth::AuthContext;
 use crate::db::schema::analytics_cache;
 use crate::db::tenant::{DbIdentity, in_tenant, set_identity};
 use crate::domain::analytics::Kind;
-use crate::domain::events::to_timestamp;
 use crate::proto::common::v1 as common;
 
 /// What an answer is about.

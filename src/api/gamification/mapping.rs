@@ -3,7 +3,7 @@
 use super::profile::AchievementRow;
 use crate::proto::gamification::v1 as pb;
 
-pub use crate::domain::events::to_timestamp as timestamp;
+pub use crate::api::timestamp::to_timestamp as timestamp;
 
 pub fn achievement(row: &AchievementRow) -> pb::Achievement {
     let (id, org, name, description, icon, tier, criteria) = row;

@@ -51,7 +51,7 @@ pub fn who_am_i(ctx: &AuthContext) -> pb::WhoAmIResponse {
     }
 }
 
-pub use crate::domain::events::to_timestamp as timestamp;
+pub use crate::api::timestamp::to_timestamp as timestamp;
 
 pub fn role_to_proto(role: Role) -> common::Role {
     match role {
