@@ -4,6 +4,7 @@ pub mod access;
 pub mod analytics;
 pub mod derive;
 pub mod events;
+pub mod fields;
 pub mod gamification;
 pub mod references;
 pub mod violation;

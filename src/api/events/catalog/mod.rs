@@ -63,8 +63,9 @@ const PRIORITY_SKILLS: &str = "skills";
 /// `trainer`; afterwards the person holds exactly the listed ones of those
 /// two (admin roles are never touched). An empty time zone is the
 /// organization's; department and team must be a department and a team of
-/// the same organization. An email used by another account (in any
-/// organization) is ALREADY_EXISTS naming the field.
+/// the same organization. The email is held to CreateUser's rule
+/// ([`crate::domain::fields::email`]) and stored trimmed; one used by
+/// another account (in any organization) is ALREADY_EXISTS naming the field.
 pub async fn upsert_users(
     state: &AppState,
     ctx: &AuthContext,

@@ -13,6 +13,7 @@ use crate::db::models::Tenanted;
 use crate::db::models::department::DepartmentKey;
 use crate::db::models::organization::known_time_zones;
 use crate::db::models::user::{CATALOG_ROLES, NewUser, NewUserRole, User};
+use crate::domain::fields;
 use crate::proto::events::v1 as pb;
 
 pub(super) struct UserItem {
@@ -30,13 +31,14 @@ pub(super) struct UserItem {
 
 pub(super) fn check_user(user: &pb::CatalogUser, c: &mut Check<'_>) -> Result<UserItem, ApiError> {
     let org = c.org("organization_id", &user.organization_id)?;
-    // As the CHECK constraint: an '@' after the first character.
-    if user.email.find('@').is_none_or(|at| at == 0) || user.email.chars().count() > 320 {
-        c.fail(
-            "email",
-            "must be an address with '@' (not first), at most 320 characters",
-        );
-    }
+    // The rule of IdentityService's CreateUser: the address trimmed.
+    let email = match fields::email(&user.email) {
+        Ok(email) => email.to_string(),
+        Err(why) => {
+            c.fail("email", why);
+            user.email.clone()
+        }
+    };
     let mut roles = BTreeSet::new();
     for (j, role) in user.roles.iter().enumerate() {
         match CATALOG_ROLES.iter().find(|known| **known == role) {
@@ -52,7 +54,7 @@ pub(super) fn check_user(user: &pb::CatalogUser, c: &mut Check<'_>) -> Result<Us
     Ok(UserItem {
         id: c.id("id", &user.id),
         org,
-        email: user.email.clone(),
+        email,
         full_name: c.text("full_name", &user.full_name, 0, 200),
         time_zone: (!user.time_zone.is_empty()).then(|| user.time_zone.clone()),
         department_id: c.optional_id("department_id", &user.department_id),
