@@ -14,7 +14,8 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 use prost_types::value::Kind;
 use serde_json::Value;
-use stride::domain::xapi::{iso8601_duration, map_statement, struct_to_json};
+use stride::api::events::convert::struct_to_json;
+use stride::domain::xapi::{iso8601_duration, map_statement};
 
 use common::{TOKEN_ORG, fixed_now, say};
 

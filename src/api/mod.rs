@@ -8,6 +8,7 @@ pub mod events;
 pub mod gamification;
 pub mod identity;
 pub mod paging;
+pub mod timestamp;
 
 use std::sync::Arc;
 

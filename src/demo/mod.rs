@@ -16,6 +16,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+use crate::api::events::convert::validate;
 use crate::db::ingest::{self, Outcome};
 use crate::db::models::{
     course::{NewCourse, NewCourseSkill, NewLesson},
@@ -26,7 +27,6 @@ use crate::db::models::{
     user::{NewUser, NewUserRole},
 };
 use crate::db::schema;
-use crate::domain::events::validate;
 use plan::{DEMO_ADMIN, DEMO_ORG, DemoPlan};
 
 /// Rows per INSERT: well under Postgres' 65,535 bind parameters for the

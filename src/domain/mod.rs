@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod caller;
 pub mod derive;
 pub mod events;
+pub mod fields;
 pub mod gamification;
 pub mod references;
 pub mod role;

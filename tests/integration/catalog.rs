@@ -7,6 +7,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use stride::auth::{Role, Scope};
 use stride::proto::events::v1 as pb;
 use stride::proto::events::v1::event_service_client::EventServiceClient;
+use stride::proto::identity::v1::CreateUserRequest;
+use stride::proto::identity::v1::identity_service_client::IdentityServiceClient;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -435,6 +437,61 @@ async fn platform_tokens_name_the_organization_and_emails_stay_unique() {
         .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
     assert!(err.message().contains("users[0].email"), "{err:?}");
+}
+
+/// The one description of an INVALID_ARGUMENT's one violation.
+fn description(status: &Status) -> String {
+    let details = status.get_error_details();
+    let violations = &details.bad_request().expect("BadRequest").field_violations;
+    assert_eq!(violations.len(), 1, "{status:?}");
+    violations[0].description.clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emails_are_held_to_the_rule_of_create_user() {
+    let mut fx = Fx::start().await;
+    // `a@b` has no dot in its domain: CreateUser refuses it...
+    let (admin, _) = fx.server.person(Some(fx.org), &[Role::OrgAdmin]).await;
+    let admin_token = fx.server.user_token(admin, fx.org, Role::OrgAdmin);
+    let mut identity = IdentityServiceClient::new(fx.server.channel());
+    let create = CreateUserRequest {
+        email: "a@b".into(),
+        full_name: "A B".into(),
+        ..Default::default()
+    };
+    let refused = identity
+        .create_user(authed(create, &admin_token))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&refused), ["email"]);
+
+    // ...and so does UpsertUsers, in the same words, storing nothing.
+    let id = Uuid::new_v4();
+    let req = pb::UpsertUsersRequest {
+        users: vec![user(id, "a@b", &["learner"])],
+    };
+    let err = fx
+        .client
+        .upsert_users(authed(req, &fx.token))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["users[0].email"]);
+    assert_eq!(description(&err), description(&refused));
+    let stored = fx
+        .value(&format!("SELECT count(*) FROM users WHERE id = '{id}'"))
+        .await;
+    assert_eq!(stored, "0");
+
+    // An address both accept is stored trimmed, as CreateUser stores it.
+    let req = pb::UpsertUsersRequest {
+        users: vec![user(id, &format!("  {id}@example.org "), &["learner"])],
+    };
+    let ok = fx.client.upsert_users(authed(req, &fx.token)).await;
+    assert_eq!(ok.unwrap().into_inner().summary, counts(1, 0, 0));
+    let stored = fx
+        .value(&format!("SELECT email FROM users WHERE id = '{id}'"))
+        .await;
+    assert_eq!(stored, format!("{id}@example.org"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

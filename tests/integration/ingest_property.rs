@@ -13,9 +13,9 @@ use std::sync::Arc;
 use chrono::{Duration, NaiveTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use proptest::prelude::*;
+use stride::api::events::convert::validate;
 use stride::db::ingest::{self, Outcome, Streaks};
 use stride::db::tenant::{Begin, DbIdentity, transaction};
-use stride::domain::events::validate;
 use stride::proto::events::v1 as pb;
 use uuid::Uuid;
 

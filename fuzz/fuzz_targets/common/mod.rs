@@ -15,11 +15,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 use stride::api::ApiError;
+use stride::api::events::convert;
 use stride::api::events::ingest::{self, Checked};
 use stride::db::ingest::Outcome;
 use stride::domain::FieldViolation;
 use stride::domain::derive::{Derived, Placed};
-use stride::domain::events::{self, ValidEvent};
+use stride::domain::events::{self, RawEvent, ValidEvent};
 use stride::domain::gamification::periods::{local_midnight, month_start, week_start};
 use stride::domain::references::{Catalog, Mentioned, place};
 use stride::domain::xapi::{self, Actor, MappedStatement, XapiError};
@@ -69,6 +70,20 @@ fn zone_of(id: Uuid) -> Tz {
 
 /// `ingest::check` with the clock passed in (the server's uses `Utc::now()`).
 pub fn check(event: Option<&pb::Event>, now: DateTime<Utc>) -> Checked {
+    let checked = check_raw(event.map(convert::raw_event).as_ref(), now);
+    if let Some(event) = event {
+        assert_eq!(
+            checked,
+            convert::validate(event, now),
+            "the server validates a message as the domain's raw event"
+        );
+    }
+    checked
+}
+
+/// [`check`] of an event in the domain's unchecked shape (as an xAPI
+/// statement maps onto).
+pub fn check_raw(event: Option<&RawEvent>, now: DateTime<Utc>) -> Checked {
     let checked = match event {
         Some(event) => events::validate(event, now),
         None => ingest::check(None),
@@ -280,7 +295,7 @@ pub fn import_xapi(
     let statements: Vec<Value> = request
         .statements
         .iter()
-        .map(xapi::struct_to_json)
+        .map(convert::struct_to_json)
         .collect();
     let checked: Vec<Checked> = statements
         .iter()
@@ -307,7 +322,7 @@ pub fn statement_to_event(statement: &Value, org: Uuid, now: DateTime<Utc>) -> O
     let mut event = mapped.event.clone();
     event.organization_id = org.to_string();
     event.user_id = user.to_string();
-    let checked = check(Some(&event), now);
+    let checked = check_raw(Some(&event), now);
     say!(
         "  -> {}: {:?}",
         mapped.kind,

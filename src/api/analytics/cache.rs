@@ -20,12 +20,12 @@ use futures::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
+use crate::api::timestamp::to_timestamp;
 use crate::api::{ApiError, AppState};
 use crate::auth::AuthContext;
 use crate::db::analytics::cache as db;
 use crate::db::tenant::{Begin, DbIdentity, set_identity, transaction};
 use crate::domain::analytics::Kind;
-use crate::domain::events::to_timestamp;
 use crate::proto::common::v1 as common;
 
 /// What an answer is about.

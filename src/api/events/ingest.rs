@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 use uuid::Uuid;
 
+use super::convert::validate;
 use super::slots::{Caller, StreamSlots};
 use crate::api::{ApiError, AppState};
 use crate::auth::AuthContext;
@@ -22,7 +23,7 @@ use crate::db::pg_error::{self, PgError};
 use crate::db::tenant::{Begin, DbIdentity, transaction};
 use crate::db::{self, Lease};
 use crate::domain::FieldViolation;
-use crate::domain::events::{ValidEvent, validate};
+use crate::domain::events::ValidEvent;
 use crate::linger;
 use crate::proto::events::v1 as pb;
 

@@ -2,6 +2,7 @@
 
 pub mod catalog;
 mod coalesce;
+pub mod convert;
 pub mod ingest;
 mod service;
 mod slots;

@@ -10,6 +10,7 @@ use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use super::convert::struct_to_json;
 use super::ingest::{self, Checked};
 use crate::api::{ApiError, AppState};
 use crate::auth::AuthContext;
@@ -17,7 +18,7 @@ use crate::db::ingest::Outcome;
 use crate::db::schema::users;
 use crate::domain::FieldViolation;
 use crate::domain::events::validate;
-use crate::domain::xapi::{Actor, MappedStatement, XapiError, map_statement, struct_to_json};
+use crate::domain::xapi::{Actor, MappedStatement, XapiError, map_statement};
 use crate::proto::events::v1 as pb;
 
 /// Most statements per call (one ingestion batch).

@@ -3,7 +3,7 @@
 use crate::db::models::achievement::Achievement;
 use crate::proto::gamification::v1 as pb;
 
-pub use crate::domain::events::to_timestamp as timestamp;
+pub use crate::api::timestamp::to_timestamp as timestamp;
 
 pub fn achievement(row: &Achievement) -> pb::Achievement {
     pb::Achievement {

@@ -11,7 +11,7 @@ use crate::auth::{AuthContext, Principal, Role};
 use crate::db::models::organization::{Organization, OrganizationChanges};
 use crate::db::models::preferences::Preferences;
 use crate::db::models::user::{User, UserChanges};
-use crate::domain::has_nul;
+use crate::domain::{fields, has_nul};
 use crate::proto::common::v1 as common;
 use crate::proto::identity::v1 as pb;
 
@@ -51,7 +51,7 @@ pub fn who_am_i(ctx: &AuthContext) -> pb::WhoAmIResponse {
     }
 }
 
-pub use crate::domain::events::to_timestamp as timestamp;
+pub use crate::api::timestamp::to_timestamp as timestamp;
 
 pub fn role_to_proto(role: Role) -> common::Role {
     match role {
@@ -413,20 +413,15 @@ pub fn user_changes(
     done((id, changes, password), bad)
 }
 
+/// The address, trimmed, by the rule the catalogue's UpsertUsers shares.
 fn email(value: &str, bad: &mut Vec<FieldViolation>) -> String {
-    let email = value.trim().to_string();
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c == '\0');
-    if !valid {
-        bad.push(FieldViolation::new(
-            "email",
-            "must be an email address (at most 254 characters)",
-        ));
+    match fields::email(value) {
+        Ok(email) => email.to_string(),
+        Err(why) => {
+            bad.push(FieldViolation::new("email", why));
+            value.trim().to_string()
+        }
     }
-    email
 }
 
 fn full_name(value: &str, bad: &mut Vec<FieldViolation>) -> String {
