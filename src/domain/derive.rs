@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::events::{MASTERED, Payload, ValidEvent};
+use super::events::{Payload, ValidEvent};
+use super::thresholds::MASTERY;
 
 /// An accepted event with what ingestion resolved for it.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +58,7 @@ pub struct SkillDelta {
     /// higher mastery, so ties do not depend on arrival order.
     pub latest_at: DateTime<Utc>,
     pub mastery: f64,
-    /// Earliest observation at or above [`MASTERED`].
+    /// Earliest observation at or above [`MASTERY`].
     pub mastered_at: Option<DateTime<Utc>>,
 }
 
@@ -102,7 +103,7 @@ impl Derived {
                 first_at: at,
                 latest_at: at,
                 mastery,
-                mastered_at: (mastery >= MASTERED).then_some(at),
+                mastered_at: (mastery >= MASTERY).then_some(at),
             };
             self.skills
                 .entry((user, skill))

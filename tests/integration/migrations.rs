@@ -95,3 +95,33 @@ async fn the_generated_passed_column_uses_the_pass_mark() {
         found.expr
     );
 }
+
+/// The skill-demand view counts the mastered in SQL (`mastery_level >= 80`):
+/// it must use `domain::thresholds::MASTERY`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_skill_demand_view_counts_mastery_at_the_threshold() {
+    #[derive(QueryableByName)]
+    struct Def {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        def: String,
+    }
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let view =
+        diesel::sql_query("SELECT pg_get_viewdef('skill_demand_aggregates'::regclass) AS def")
+            .get_result::<Def>(&mut conn)
+            .await
+            .expect("the view's definition");
+    let marks: Vec<f64> = view
+        .def
+        .match_indices("mastery_level >= (")
+        .filter_map(|(at, found)| {
+            let rest = &view.def[at + found.len()..];
+            rest.split(')').next()?.parse().ok()
+        })
+        .collect();
+    assert!(!marks.is_empty(), "no mastery test in {}", view.def);
+    for mark in marks {
+        assert_eq!(mark, stride::domain::thresholds::MASTERY, "{}", view.def);
+    }
+}

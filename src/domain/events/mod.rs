@@ -27,8 +27,6 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 /// The longest learning session counted; a longer one is a producer bug
 /// (a session never closed), and would dominate time-on-platform figures.
 pub const MAX_SESSION: Duration = Duration::hours(24);
-/// Mastery from which a skill counts as mastered (SPEC).
-pub const MASTERED: f64 = 80.0;
 
 /// No event happened before this day (UTC): earlier is refused as an
 /// unset or zero timestamp, so reads may start their ranges here.

@@ -17,7 +17,7 @@ use crate::db::models::skill::{CatalogSkill, NewOrgPrioritySkill, NewSkillPrereq
 use crate::proto::events::v1 as pb;
 
 /// Mastery a course requires when the link says 0 (SPEC: 80).
-const DEFAULT_REQUIRED_MASTERY: i16 = 80;
+const DEFAULT_REQUIRED_MASTERY: i16 = crate::domain::thresholds::REQUIRED_MASTERY;
 
 // ---------------------------------------------------------------------------
 // Skills.
