@@ -2,7 +2,7 @@
 //! seed, same data) of people learning over the last months. Pure: no I/O,
 //! the clock is passed in.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -85,15 +85,10 @@ pub struct LearningPath {
     pub courses: Vec<Uuid>,
 }
 
+/// A learner's enrollment in a course (the rest of it is in its events).
 #[derive(Debug, Clone)]
 pub struct Enrollment {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub course_id: Uuid,
-    pub org_id: Uuid,
     pub enrolled_at: DateTime<Utc>,
-    pub progress_percent: f64,
-    pub last_progress_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
 }
 
@@ -112,48 +107,11 @@ pub struct Event {
     pub payload: Value,
 }
 
-impl Event {
-    /// SPEC "Learning activity": everything but login, enrollment, sessions.
-    pub fn is_learning_activity(&self) -> bool {
-        !matches!(
-            self.kind,
-            "login" | "enrollment_created" | "learning_session" | "peer_helped"
-        )
-    }
-}
-
+/// A graded attempt at a course's final assessment (the rest of it is in
+/// its `assessment_graded` event).
 #[derive(Debug, Clone)]
 pub struct Assessment {
-    pub org_id: Uuid,
-    pub user_id: Uuid,
-    pub course_id: Uuid,
-    pub assessment_ref: String,
     pub score: f64,
-    pub graded_at: DateTime<Utc>,
-    pub source_event_id: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct UserSkill {
-    pub org_id: Uuid,
-    pub user_id: Uuid,
-    pub skill_id: Uuid,
-    pub mastery: f64,
-    pub acquired_at: DateTime<Utc>,
-    pub mastered_at: Option<DateTime<Utc>>,
-    pub last_assessed_at: DateTime<Utc>,
-}
-
-/// Per user and local day, what the day held.
-#[derive(Debug, Clone, Default)]
-pub struct DailyActivity {
-    pub org_id: Uuid,
-    pub first_activity_at: Option<DateTime<Utc>>,
-    pub last_activity_at: Option<DateTime<Utc>>,
-    pub learning_activities: i32,
-    pub lessons_completed: i32,
-    pub logins: i32,
-    pub session_seconds: i32,
 }
 
 /// Everything the demo writes.
@@ -174,8 +132,6 @@ pub struct DemoPlan {
     pub enrollments: Vec<Enrollment>,
     pub events: Vec<Event>,
     pub assessments: Vec<Assessment>,
-    pub user_skills: Vec<UserSkill>,
-    pub daily: BTreeMap<(Uuid, NaiveDate), DailyActivity>,
 }
 
 impl DemoPlan {
@@ -713,13 +669,7 @@ fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
                 + Duration::minutes(rng.random_range(0..600));
             let enrolled_at = enrolled_at.min(now - Duration::hours(1));
             plan.enrollments.push(Enrollment {
-                id: Uuid::new_v5(&learner.id, plan.courses[*course].id.as_bytes()),
-                user_id: learner.id,
-                course_id: plan.courses[*course].id,
-                org_id: learner.org_id,
                 enrolled_at,
-                progress_percent: 0.0,
-                last_progress_at: None,
                 completed_at: None,
             });
             let enrollment = plan.enrollments.len() - 1;
@@ -835,9 +785,6 @@ fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
                     None,
                     json!({"progress_percent": pct}),
                 );
-                let enr = &mut plan.enrollments[prog.enrollment];
-                enr.progress_percent = pct;
-                enr.last_progress_at = Some(t);
                 if prog.done < course.lessons.len() {
                     continue;
                 }
@@ -850,7 +797,7 @@ fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
                     score = (skill + rng.random_range(-15.0..15.0) + 4.0 * (attempt - 1) as f64)
                         .clamp(0.0, 100.0)
                         .round();
-                    let ev = push_event(
+                    push_event(
                         plan,
                         &mut seq,
                         learner,
@@ -862,15 +809,7 @@ fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
                         None,
                         json!({"assessment_id": format!("{}-final", course.name), "score": score}),
                     );
-                    plan.assessments.push(Assessment {
-                        org_id: learner.org_id,
-                        user_id: learner.id,
-                        course_id: course.id,
-                        assessment_ref: format!("{}-final", course.name),
-                        score,
-                        graded_at: t,
-                        source_event_id: ev,
-                    });
+                    plan.assessments.push(Assessment { score });
                     if score >= PASS_MARK || attempt >= 3 {
                         break;
                     }
@@ -906,7 +845,6 @@ fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
                             Some(*skill_id),
                             json!({"mastery": value}),
                         );
-                        upsert_skill(plan, learner, *skill_id, value, t);
                     }
                     for path in plan
                         .paths
@@ -971,36 +909,6 @@ fn simulate(plan: &mut DemoPlan, rng: &mut StdRng, now: DateTime<Utc>) {
             }
             day += Duration::days(1);
         }
-    }
-}
-
-fn upsert_skill(
-    plan: &mut DemoPlan,
-    learner: &Person,
-    skill_id: Uuid,
-    mastery: f64,
-    at: DateTime<Utc>,
-) {
-    let mastered = (mastery >= 80.0).then_some(at);
-    match plan
-        .user_skills
-        .iter_mut()
-        .find(|s| s.user_id == learner.id && s.skill_id == skill_id)
-    {
-        Some(s) => {
-            s.mastery = mastery;
-            s.last_assessed_at = at;
-            s.mastered_at = s.mastered_at.or(mastered);
-        }
-        None => plan.user_skills.push(UserSkill {
-            org_id: learner.org_id,
-            user_id: learner.id,
-            skill_id,
-            mastery,
-            acquired_at: at,
-            mastered_at: mastered,
-            last_assessed_at: at,
-        }),
     }
 }
 
@@ -1077,7 +985,7 @@ pub fn to_proto(e: &Event) -> pb::Event {
     }
 }
 
-/// Appends an event and folds it into the day's activity; returns its id.
+/// Appends an event.
 #[allow(clippy::too_many_arguments)]
 fn push_event(
     plan: &mut DemoPlan,
@@ -1090,7 +998,7 @@ fn push_event(
     lesson_id: Option<Uuid>,
     skill_id: Option<Uuid>,
     mut payload: Value,
-) -> String {
+) {
     *seq += 1;
     let event_id = format!("demo-{}-{:06}", &learner.id.simple().to_string()[..8], seq);
     if let Value::Object(map) = &mut payload {
@@ -1106,7 +1014,7 @@ fn push_event(
     }
     let local_date = at.with_timezone(&tz).date_naive();
     let event = Event {
-        event_id: event_id.clone(),
+        event_id,
         org_id: learner.org_id,
         user_id: learner.id,
         kind,
@@ -1117,37 +1025,7 @@ fn push_event(
         skill_id,
         payload,
     };
-    let day = plan
-        .daily
-        .entry((learner.id, local_date))
-        .or_insert_with(|| DailyActivity {
-            org_id: learner.org_id,
-            ..DailyActivity::default()
-        });
-    day.first_activity_at = Some(day.first_activity_at.map_or(at, |f| f.min(at)));
-    day.last_activity_at = Some(day.last_activity_at.map_or(at, |l| l.max(at)));
-    if event.is_learning_activity() {
-        day.learning_activities += 1;
-    }
-    match kind {
-        "lesson_completed" => day.lessons_completed += 1,
-        "login" => day.logins += 1,
-        "learning_session" => {
-            let secs = |k: &str| {
-                event
-                    .payload
-                    .get(k)
-                    .and_then(Value::as_str)
-                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            };
-            if let (Some(s), Some(e)) = (secs("started_at"), secs("ended_at")) {
-                day.session_seconds += (e - s).num_seconds() as i32;
-            }
-        }
-        _ => {}
-    }
     plan.events.push(event);
-    event_id
 }
 
 #[cfg(test)]
