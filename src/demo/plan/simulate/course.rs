@@ -11,9 +11,7 @@ use super::log::{About, Log};
 use super::{Catalog, Learner};
 use crate::demo::plan::{Assessment, Course};
 
-/// Assessment pass mark (SPEC: 70).
-// same as domain::analytics::learner::PASS_MARK
-const PASS_MARK: f64 = 70.0;
+use crate::domain::thresholds::PASS_MARK;
 
 /// 1-3 lessons, 5-25 minutes apart, each of the first unfinished course the
 /// learner is enrolled in by then; the last lesson of a course leads to its
