@@ -69,7 +69,7 @@ impl AppState {
         work: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
         let mut conn = Lease::get(&self.pool).await?;
-        let result = as_caller(&mut conn, ctx, Mode::ReadWrite, work).await;
+        let result = as_caller(&mut conn, ctx, Mode::Write, work).await;
         conn.finish();
         result
     }
@@ -87,9 +87,9 @@ impl AppState {
         // A replica may not have replayed a revocation yet: the token is
         // checked on the primary (by the auth layer) instead.
         let mode = if on_primary {
-            Mode::ReadOnly
+            Mode::Read
         } else {
-            Mode::ReadOnlyOnReplica
+            Mode::ReadOnReplica
         };
         let result = as_caller(&mut conn, ctx, mode, work).await;
         conn.finish();
@@ -100,12 +100,12 @@ impl AppState {
 /// How a caller's transaction runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    ReadWrite,
-    ReadOnly,
+    Write,
+    Read,
     /// On the read replica, which may not have replayed a revocation yet:
     /// the token is not checked there (the auth layer checks it on the
     /// primary).
-    ReadOnlyOnReplica,
+    ReadOnReplica,
 }
 
 /// Runs `work` in one transaction under the caller's identity, checking
@@ -120,13 +120,13 @@ async fn as_caller<T>(
 ) -> Result<T, ApiError> {
     let identity = DbIdentity::from(&ctx.principal);
     let record = |outcome| ctx.token.record(outcome);
-    let assertion = (mode != Mode::ReadOnlyOnReplica)
+    let assertion = (mode != Mode::ReadOnReplica)
         .then(|| ctx.pending_assertion())
         .flatten()
         .map(|a| (a, &record as tenant::Checked<'_>));
     let begin = Begin {
         identity: &identity,
-        read_only: mode != Mode::ReadWrite,
+        read_only: mode != Mode::Write,
         assertion,
     };
     tenant::transaction(conn, begin, work).await
