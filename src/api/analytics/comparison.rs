@@ -12,6 +12,7 @@ use super::learner::{Clock, days_of, pace};
 use super::subject::job_role_of;
 use crate::api::ApiError;
 use crate::db::analytics::comparison::{self as store, ActivityDay, PeerGroup};
+use crate::db::analytics::people;
 use crate::domain::analytics::learner::{ENGAGEMENT_DAYS, engagement};
 use crate::domain::analytics::{shown, stats};
 use crate::domain::gamification::periods::local_midnight;
@@ -187,14 +188,14 @@ async fn peer_metrics(
     group: &[Uuid],
     today: NaiveDate,
 ) -> Result<Vec<pb::PeerPercentile>, ApiError> {
-    let points = store::total_points(conn, group).await?;
+    let points = people::total_points(conn, None, group).await?;
     let first = today - Days::new(27);
     let days = store::activity_days(conn, group, first, today).await?;
     let mut by_user: HashMap<Uuid, Vec<&ActivityDay>> = HashMap::new();
     for d in &days {
         by_user.entry(d.user_id).or_default().push(d);
     }
-    let scores = store::scores(conn, group).await?;
+    let scores = people::scores(conn, people::Graded::default(), group).await?;
     let engagement_first = today - Days::new(ENGAGEMENT_DAYS as u64 - 1);
     let figures = |person: &Uuid| -> (f64, f64, f64) {
         let rows = by_user.get(person).map_or(&[][..], Vec::as_slice);

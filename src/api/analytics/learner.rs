@@ -12,6 +12,7 @@ use super::subject::{job_role_of, today, zone_of};
 use crate::api::ApiError;
 use crate::db::analytics::learner as db;
 use crate::db::analytics::learner::Graded;
+use crate::db::models::skill::NewSkillPrerequisite;
 use crate::domain::analytics::gaps::{Gap, Requirement, gap_matrix};
 use crate::domain::analytics::learner::{
     self as rules, DEFAULT_LESSON_TARGET, DayFigures, ENGAGEMENT_DAYS, Engagement, EngagementBand,
@@ -414,7 +415,7 @@ pub async fn skill_gaps(
     let current = db::mastery_of(conn, user, &ids).await?;
     let priority = db::priority_weights(conn, org, &ids).await?;
     let info = db::skill_info(conn, &ids).await?;
-    let prerequisites = db::prerequisites_of(conn, &ids).await?;
+    let prerequisites = NewSkillPrerequisite::of_skills(conn, &ids).await?;
     let demand = market_demand(conn, today).await?;
     let requirements: Vec<Requirement> = info
         .iter()

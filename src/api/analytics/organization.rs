@@ -13,6 +13,7 @@ use super::cache::{Computed, Key, Subject};
 use super::subject::{org_zone, today};
 use crate::api::ApiError;
 use crate::db::analytics::organization::{self as store, Group, Member};
+use crate::db::analytics::people;
 use crate::domain::analytics::organization::{CULTURE_STREAK_DAYS, culture_index, week_starts};
 use crate::domain::analytics::{shown, stats};
 use crate::domain::gamification::periods::local_midnight;
@@ -302,9 +303,17 @@ pub async fn departments(
     let s = scope(conn, &key).await?;
     let activity = weekly_activity(conn, &s).await?;
     let ids = s.ids();
-    let scores = store::scores_since(conn, s.org, s.window.0, &ids).await?;
+    let scores = people::scores(
+        conn,
+        people::Graded {
+            org: Some(s.org),
+            since: Some(s.window.0),
+        },
+        &ids,
+    )
+    .await?;
     let statuses = store::enrollment_statuses(conn, s.org, &ids).await?;
-    let points = store::total_points(conn, s.org, &ids).await?;
+    let points = people::total_points(conn, Some(s.org), &ids).await?;
     let mut suppressed = false;
     let groups = groups(conn, &key, s.org)
         .await?

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{assessments, daily_activity, enrollments, skills, user_points, users};
+use crate::db::schema::{daily_activity, enrollments, skills, users};
 use crate::db::views::{platform_skill_demand, tenant_skill_demand};
 
 /// A month of demand for a skill over the whole platform; the figures are
@@ -119,20 +119,6 @@ pub async fn peer_group(
     members.load(conn).await
 }
 
-/// Each of `ids`'s total points.
-pub async fn total_points(
-    conn: &mut AsyncPgConnection,
-    ids: &[Uuid],
-) -> QueryResult<HashMap<Uuid, i64>> {
-    Ok(user_points::table
-        .filter(user_points::user_id.eq_any(ids))
-        .select((user_points::user_id, user_points::total_points))
-        .load::<(Uuid, i64)>(conn)
-        .await?
-        .into_iter()
-        .collect())
-}
-
 /// A person's day: lessons, logins, session seconds, learning activities.
 #[derive(Queryable)]
 pub struct ActivityDay {
@@ -164,21 +150,4 @@ pub async fn activity_days(
         ))
         .load(conn)
         .await
-}
-
-/// Each of `ids`'s assessment scores.
-pub async fn scores(
-    conn: &mut AsyncPgConnection,
-    ids: &[Uuid],
-) -> QueryResult<HashMap<Uuid, Vec<f64>>> {
-    Ok(assessments::table
-        .filter(assessments::user_id.eq_any(ids))
-        .select((assessments::user_id, assessments::score))
-        .load::<(Uuid, f64)>(conn)
-        .await?
-        .into_iter()
-        .fold(HashMap::new(), |mut m, (u, s)| {
-            m.entry(u).or_insert_with(Vec::new).push(s);
-            m
-        }))
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::db::schema::{
     assessments, course_skills, courses, daily_activity, enrollments, job_role_skills, lessons,
-    org_priority_skills, organizations, skill_prerequisites, skills, user_skills, users,
+    org_priority_skills, organizations, skills, user_skills, users,
 };
 use crate::db::views::platform_skill_demand;
 
@@ -302,21 +302,6 @@ pub async fn skill_info(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResu
             skills::name,
             skills::domain,
             skills::market_demand,
-        ))
-        .load(conn)
-        .await
-}
-
-/// (skill, prerequisite) pairs of `skills`.
-pub async fn prerequisites_of(
-    conn: &mut AsyncPgConnection,
-    skills: &[Uuid],
-) -> QueryResult<Vec<(Uuid, Uuid)>> {
-    skill_prerequisites::table
-        .filter(skill_prerequisites::skill_id.eq_any(skills))
-        .select((
-            skill_prerequisites::skill_id,
-            skill_prerequisites::prerequisite_skill_id,
         ))
         .load(conn)
         .await

@@ -8,5 +8,6 @@ pub mod course;
 pub mod history;
 pub mod learner;
 pub mod organization;
+pub mod people;
 pub mod predictive;
 pub mod subject;

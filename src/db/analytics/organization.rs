@@ -10,8 +10,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::db::schema::{
-    assessments, course_skills, daily_activity, departments, enrollments, learning_events,
-    org_priority_skills, skills, user_points, users,
+    course_skills, daily_activity, departments, enrollments, learning_events, org_priority_skills,
+    skills, user_points, users,
 };
 
 /// An active member and the department and team they are in.
@@ -172,27 +172,6 @@ pub async fn priority_skills(
         .await
 }
 
-/// Each of `ids`'s assessment scores in `org` graded from `since` on.
-pub async fn scores_since(
-    conn: &mut AsyncPgConnection,
-    org: Uuid,
-    since: DateTime<Utc>,
-    ids: &[Uuid],
-) -> QueryResult<HashMap<Uuid, Vec<f64>>> {
-    Ok(assessments::table
-        .filter(assessments::organization_id.eq(org))
-        .filter(assessments::graded_at.ge(since))
-        .filter(assessments::user_id.eq_any(ids))
-        .select((assessments::user_id, assessments::score))
-        .load::<(Uuid, f64)>(conn)
-        .await?
-        .into_iter()
-        .fold(HashMap::new(), |mut m, (u, score)| {
-            m.entry(u).or_insert_with(Vec::new).push(score);
-            m
-        }))
-}
-
 /// A person's enrollment status.
 #[derive(Queryable)]
 pub struct Status {
@@ -212,22 +191,6 @@ pub async fn enrollment_statuses(
         .select((enrollments::user_id, enrollments::status))
         .load(conn)
         .await
-}
-
-/// Each of `ids`'s total points in `org`.
-pub async fn total_points(
-    conn: &mut AsyncPgConnection,
-    org: Uuid,
-    ids: &[Uuid],
-) -> QueryResult<HashMap<Uuid, i64>> {
-    Ok(user_points::table
-        .filter(user_points::organization_id.eq(org))
-        .filter(user_points::user_id.eq_any(ids))
-        .select((user_points::user_id, user_points::total_points))
-        .load::<(Uuid, i64)>(conn)
-        .await?
-        .into_iter()
-        .collect())
 }
 
 /// How many of `ids` in `org` hold a streak of at least `min_streak` days
