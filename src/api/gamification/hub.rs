@@ -4,16 +4,13 @@
 
 use super::snapshots::BoardSnapshots;
 use super::watch::Watches;
-use crate::api::{ApiError, AppState};
-use crate::auth::AuthContext;
 use crate::config::Limits;
-use crate::proto::gamification::v1 as pb;
 
 /// The boards' snapshots and their watchers.
 #[derive(Clone)]
 pub struct BoardHub {
     pub snapshots: BoardSnapshots,
-    watches: Watches,
+    pub watches: Watches,
 }
 
 impl BoardHub {
@@ -23,15 +20,5 @@ impl BoardHub {
             watches: Watches::new(limits, snapshots.clone()),
             snapshots,
         }
-    }
-
-    /// Opens a watch: RESOURCE_EXHAUSTED beyond the configured watchers.
-    pub fn watch(
-        &self,
-        state: &AppState,
-        ctx: AuthContext,
-        req: pb::WatchLeaderboardRequest,
-    ) -> Result<super::watch::Updates, ApiError> {
-        self.watches.watch(state, ctx, req)
     }
 }

@@ -61,7 +61,10 @@ impl GamificationService for GamificationApi {
         request: Request<pb::WatchLeaderboardRequest>,
     ) -> Result<Response<Updates>, Status> {
         let ctx = caller(&request)?.clone();
-        let updates = self.hub.watch(&self.state, ctx, request.into_inner())?;
+        let updates = self
+            .hub
+            .watches
+            .watch(&self.state, ctx, request.into_inner())?;
         Ok(Response::new(updates))
     }
 
