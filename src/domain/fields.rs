@@ -1,6 +1,20 @@
 //! Rules for fields that more than one service takes: an account's email
 //! comes through IdentityService (CreateUser, UpdateUser) and through the
-//! catalogue (UpsertUsers), and must be held to one rule.
+//! catalogue (UpsertUsers), and must be held to one rule; bounded text is
+//! checked alike by the catalogue and CreateAchievement.
+
+/// Text of `min..=max` characters (as PostgreSQL's length() counts them),
+/// without NUL; the reason otherwise.
+pub fn text(value: &str, min: usize, max: usize) -> Result<(), String> {
+    let length = value.chars().count();
+    if length < min || length > max {
+        Err(format!("must be {min} to {max} characters"))
+    } else if super::has_nul(value) {
+        Err(super::violation::NUL_REFUSED.into())
+    } else {
+        Ok(())
+    }
+}
 
 /// Longest email accepted, in bytes: the longest address SMTP carries.
 pub const MAX_EMAIL: usize = 254;
@@ -26,6 +40,21 @@ pub fn email(value: &str) -> Result<&str, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_is_bounded_in_characters_and_refuses_nul() {
+        assert_eq!(text("", 0, 3), Ok(()));
+        assert_eq!(text("né!", 1, 3), Ok(()), "characters, not bytes");
+        assert_eq!(
+            text("four", 1, 3),
+            Err("must be 1 to 3 characters".to_string())
+        );
+        assert_eq!(text("", 1, 3), Err("must be 1 to 3 characters".to_string()));
+        assert_eq!(
+            text("a\0b", 1, 3),
+            Err(crate::domain::violation::NUL_REFUSED.to_string())
+        );
+    }
 
     #[test]
     fn an_email_needs_a_local_part_and_a_dotted_domain() {

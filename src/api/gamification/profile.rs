@@ -231,14 +231,8 @@ pub async fn create_achievement(
         ));
     }
     let mut text = |field: &str, value: &str, min: usize, max: usize| {
-        let n = value.chars().count();
-        if n < min || n > max {
-            bad.push(crate::domain::FieldViolation::new(
-                field,
-                format!("must be {min} to {max} characters"),
-            ));
-        } else if crate::domain::has_nul(value) {
-            bad.push(crate::domain::FieldViolation::nul(field));
+        if let Err(why) = crate::domain::fields::text(value, min, max) {
+            bad.push(crate::domain::FieldViolation::new(field, why));
         }
     };
     text("name", &req.name, 1, 100);

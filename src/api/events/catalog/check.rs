@@ -72,11 +72,8 @@ impl Check<'_> {
 
     /// Text of `min..=max` characters (as PostgreSQL's length() counts).
     pub(super) fn text(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
-        let length = value.chars().count();
-        if length < min || length > max {
-            self.fail(field, format!("must be {min} to {max} characters"));
-        } else if crate::domain::has_nul(value) {
-            self.fail(field, crate::domain::violation::NUL_REFUSED);
+        if let Err(why) = crate::domain::fields::text(value, min, max) {
+            self.fail(field, why);
         }
         value.to_string()
     }
