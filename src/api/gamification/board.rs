@@ -20,10 +20,7 @@ use crate::domain::gamification::boards::{
 use crate::domain::gamification::periods::{local_midnight, month_start, week_start};
 use crate::proto::gamification::v1 as pb;
 
-pub use crate::domain::gamification::boards::Scope;
-
-/// Entries per page: default and maximum (SPEC).
-pub const BOARD_PAGE: (u32, u32) = (10, 50);
+pub use crate::domain::gamification::boards::{BOARD_PAGE, Scope};
 
 /// What a board request asks for, checked.
 #[derive(Debug, Clone, Copy)]

@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
-use super::board::BOARD_PAGE;
 use crate::api::ApiError;
 use crate::config::Limits;
 use crate::db::boards::{self, Names, Period, Reach};
+use crate::domain::gamification::boards::BOARD_PAGE;
 use crate::domain::gamification::boards::Standing;
 use crate::proto::gamification::v1 as pb;
 

@@ -9,6 +9,9 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+/// Entries per page of a board: default and maximum (SPEC).
+pub const BOARD_PAGE: (u32, u32) = (10, 50);
+
 /// Whose board a request names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
