@@ -104,13 +104,11 @@ fn ranked(reach: Reach, period: Period) -> Condition {
     )
 }
 
-/// One page of the board in board order.
-pub async fn page(
+/// Every ranked person of the board, in board order.
+pub async fn ranked_all(
     conn: &mut AsyncPgConnection,
     reach: Reach,
     period: Period,
-    offset: i64,
-    limit: i64,
 ) -> QueryResult<Vec<Standing>> {
     let rows: Vec<(Uuid, i64, Option<DateTime<Utc>>)> = tbp::table
         .filter(ranked(reach, period))
@@ -120,8 +118,6 @@ pub async fn page(
             reached(period).asc(),
             tbp::user_id.asc(),
         ))
-        .offset(offset)
-        .limit(limit)
         .load(conn)
         .await?;
     Ok(rows
@@ -132,15 +128,6 @@ pub async fn page(
             reached_at,
         })
         .collect())
-}
-
-/// Every ranked person of the board, in board order.
-pub async fn ranked_all(
-    conn: &mut AsyncPgConnection,
-    reach: Reach,
-    period: Period,
-) -> QueryResult<Vec<Standing>> {
-    page(conn, reach, period, 0, i64::MAX).await
 }
 
 /// Own rows of several people at once.

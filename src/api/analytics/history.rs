@@ -43,7 +43,7 @@ pub fn record_job(conn: &mut AsyncPgConnection) -> BoxFuture<'_, anyhow::Result<
 /// Records this week's row of every recorded analytic for every
 /// organization; returns the rows written. Runs inside the caller's
 /// transaction (the job's), which it leaves as the platform operator.
-pub async fn record_week(conn: &mut AsyncPgConnection) -> Result<i64, ApiError> {
+async fn record_week(conn: &mut AsyncPgConnection) -> Result<i64, ApiError> {
     set_identity(conn, &DbIdentity::operator()).await?;
     let orgs = db::organizations(conn).await?;
     let mut rows = 0;

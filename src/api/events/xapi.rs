@@ -5,9 +5,6 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use diesel::prelude::*;
-use diesel::sql_types::Text;
-use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::convert::struct_to_json;
@@ -15,7 +12,7 @@ use super::ingest::{self, Checked};
 use crate::api::{ApiError, AppState};
 use crate::auth::AuthContext;
 use crate::db::ingest::Outcome;
-use crate::db::schema::users;
+use crate::db::models::user::User;
 use crate::domain::FieldViolation;
 use crate::domain::events::validate;
 use crate::domain::xapi::{Actor, MappedStatement, XapiError, map_statement};
@@ -23,11 +20,6 @@ use crate::proto::events::v1 as pb;
 
 /// Most statements per call (one ingestion batch).
 pub const MAX_STATEMENTS: usize = 1000;
-
-diesel::define_sql_function! {
-    /// SQL lower(), for case-insensitive email matching (users_email_lower).
-    fn lower(x: Text) -> Text;
-}
 
 /// What became of one statement before ingestion.
 enum Mapped {
@@ -155,14 +147,7 @@ async fn resolve_emails(
     }
     let found: Vec<(String, Uuid)> = state
         .tx(ctx, move |conn| {
-            Box::pin(async move {
-                Ok(users::table
-                    .filter(users::organization_id.eq(org))
-                    .filter(lower(users::email).eq_any(&emails))
-                    .select((lower(users::email), users::id))
-                    .load(conn)
-                    .await?)
-            })
+            Box::pin(async move { Ok(User::ids_by_email(conn, org, &emails).await?) })
         })
         .await?;
     Ok(found.into_iter().collect())

@@ -1,8 +1,9 @@
 //! WatchLeaderboard: one computation per board and interval, shared by
 //! every watcher of that board. A board's task runs while it has watchers:
 //! each round it reads the whole board in board order (a live board through
-//! its snapshot, renewing it for GetLeaderboard too), the names of its top
-//! N and the watchers' own points, all in one transaction, and publishes
+//! its snapshot, renewing it for GetLeaderboard too, with the names of its
+//! first 50; a course board with the names of its top N) and the watchers'
+//! own points, all in one transaction, and publishes
 //! what it read; each watcher derives its own rank by binary search and is
 //! sent an update only when what it sees changed.
 

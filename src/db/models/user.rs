@@ -7,6 +7,11 @@ use uuid::Uuid;
 
 use crate::db::schema::{user_roles, users};
 
+diesel::define_sql_function! {
+    /// SQL lower(), for case-insensitive email matching (users_email_lower).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// A person, as stored (the password hash is never selected here).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -130,6 +135,21 @@ impl User {
             query = query.filter(users::organization_id.eq(org));
         }
         query.load(conn).await
+    }
+
+    /// (lower-cased email, id) of the organization's people whose email,
+    /// lower-cased, is one of `lowered` (the users_email_lower index).
+    pub async fn ids_by_email(
+        conn: &mut AsyncPgConnection,
+        org: Uuid,
+        lowered: &[String],
+    ) -> QueryResult<Vec<(String, Uuid)>> {
+        users::table
+            .filter(users::organization_id.eq(org))
+            .filter(lower(users::email).eq_any(lowered))
+            .select((lower(users::email), users::id))
+            .load(conn)
+            .await
     }
 
     /// Up to `limit` users matching `filter`, ordered by id.
