@@ -5,12 +5,10 @@ use chrono::{DateTime, Utc};
 
 /// A chrono instant as a protobuf timestamp (the reverse of [`timestamp`]).
 pub fn to_timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    let at = crate::domain::events::without_leap_second(at);
     prost_types::Timestamp {
         seconds: at.timestamp(),
-        // chrono gives a leap second (23:59:60, as an xAPI timestamp may
-        // say) 1e9 nanoseconds and more, which protobuf does not allow: it
-        // becomes the last instant of 23:59:59.
-        nanos: at.timestamp_subsec_nanos().min(999_999_999) as i32,
+        nanos: at.timestamp_subsec_nanos() as i32,
     }
 }
 

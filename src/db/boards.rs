@@ -14,7 +14,6 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{courses, organizations};
 use crate::db::views::{tenant_board_names, tenant_board_points as tbp};
 use crate::domain::gamification::boards::Standing;
 
@@ -262,29 +261,4 @@ pub async fn course_board(
             (standing, on_board.contains(&r.user_id))
         })
         .collect())
-}
-
-/// The organization `course` belongs to; `None` when the caller cannot see
-/// the course.
-pub async fn course_organization(
-    conn: &mut AsyncPgConnection,
-    course: Uuid,
-) -> QueryResult<Option<Uuid>> {
-    courses::table
-        .find(course)
-        .select(courses::organization_id)
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// The stored time zone name of `org`; `None` when the caller cannot see
-/// the organization.
-pub async fn time_zone(conn: &mut AsyncPgConnection, org: Uuid) -> QueryResult<Option<String>> {
-    organizations::table
-        .find(org)
-        .select(organizations::time_zone)
-        .first(conn)
-        .await
-        .optional()
 }

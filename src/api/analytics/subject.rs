@@ -13,6 +13,8 @@ use super::cache::Subject;
 use crate::api::{ApiError, caller_user, enforce, uuid_or};
 use crate::auth::{Principal, Role};
 use crate::db::analytics::subject as db;
+use crate::db::models::course::CourseOwner;
+use crate::db::models::organization::Organization;
 use crate::domain::access;
 use crate::domain::analytics::Kind;
 use crate::domain::analytics::organization::{DEFAULT_WEEKS, MAX_WEEKS};
@@ -76,7 +78,7 @@ pub async fn courses(
         };
     }
     let course = uuid_or("subject.course_id", course_id, None)?;
-    let owner = db::course_owner(conn, course)
+    let owner = CourseOwner::of(conn, course)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("course {course}")))?;
     if *role == Role::Trainer && owner.trainer != Some(*user_id) {
@@ -189,7 +191,10 @@ pub async fn zone_of(conn: &mut AsyncPgConnection, user: Uuid) -> Result<Tz, Api
 
 /// An organization's time zone.
 pub async fn org_zone(conn: &mut AsyncPgConnection, org: Uuid) -> Result<Tz, ApiError> {
-    let zone = db::org_zone(conn, org).await?;
+    // NOT_FOUND as a missing row is everywhere in the analytics.
+    let zone = Organization::time_zone(conn, org)
+        .await?
+        .ok_or(diesel::result::Error::NotFound)?;
     Ok(crate::domain::zone::zone(&zone))
 }
 

@@ -13,6 +13,8 @@ use super::snapshots::Ranked;
 use crate::api::{ApiError, enforce, paging};
 use crate::auth::AuthContext;
 use crate::db::boards::{self, Names, Period, Reach};
+use crate::db::models::course::CourseOwner;
+use crate::db::models::organization::Organization;
 use crate::domain::access;
 use crate::domain::gamification::boards::{
     Standing, course_ranking, own_rank, page_ranks, shown, view,
@@ -91,11 +93,12 @@ pub async fn resolve(
     let zone_org = match req.scope {
         Scope::Organization(org) => org,
         Scope::Platform => caller_org,
-        Scope::Course(course) => boards::course_organization(conn, course)
+        Scope::Course(course) => CourseOwner::of(conn, course)
             .await?
+            .map(|owner| owner.organization)
             .ok_or_else(|| ApiError::NotFound(format!("course {course}")))?,
     };
-    let zone = boards::time_zone(conn, zone_org)
+    let zone = Organization::time_zone(conn, zone_org)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("organization {zone_org}")))?;
     let zone = crate::domain::zone::zone(&zone);

@@ -9,7 +9,7 @@ use super::board::{
     period_of, standings_of,
 };
 use super::mapping;
-use super::snapshots::{BoardSnapshots, NAMED};
+use super::snapshots::{BoardSnapshots, How, NAMED};
 use crate::api::{ApiError, AppState};
 use crate::auth::AuthContext;
 use crate::db::boards::{Period, Reach};
@@ -167,7 +167,7 @@ async fn live_standings(
     snapshots: &BoardSnapshots,
     reach: Reach,
     period: Period,
-    how: (pb::LeaderboardPeriod, Uuid, chrono_tz::Tz),
+    how: How,
     caller: Uuid,
     req: BoardRequest,
 ) -> Result<(Standings, DateTime<Utc>), ApiError> {

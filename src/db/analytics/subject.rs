@@ -6,9 +6,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{
-    courses, departments, enrollments, organizations, user_preferences, users,
-};
+use crate::db::schema::{departments, enrollments, organizations, user_preferences, users};
 
 /// The organization of `user`.
 pub async fn org_of_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Option<Uuid>> {
@@ -37,25 +35,6 @@ pub async fn opt_outs(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<O
             user_preferences::forecasting_opt_out,
             user_preferences::recommendations_opt_out,
         ))
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// Who owns and teaches a course.
-#[derive(Debug, Queryable)]
-pub struct CourseOwner {
-    pub organization: Uuid,
-    pub trainer: Option<Uuid>,
-}
-
-pub async fn course_owner(
-    conn: &mut AsyncPgConnection,
-    course: Uuid,
-) -> QueryResult<Option<CourseOwner>> {
-    courses::table
-        .find(course)
-        .select((courses::organization_id, courses::trainer_id))
         .first(conn)
         .await
         .optional()
@@ -98,15 +77,6 @@ pub async fn user_zone(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<
     users::table
         .find(user)
         .select(users::time_zone)
-        .first(conn)
-        .await
-}
-
-/// An organization's time zone name.
-pub async fn org_zone(conn: &mut AsyncPgConnection, org: Uuid) -> QueryResult<String> {
-    organizations::table
-        .find(org)
-        .select(organizations::time_zone)
         .first(conn)
         .await
 }

@@ -95,3 +95,22 @@ impl NewCourseSkill {
             returning: (course_skills::course_id, course_skills::skill_id))
     }
 }
+
+/// Who owns and teaches a course.
+#[derive(Debug, Queryable)]
+pub struct CourseOwner {
+    pub organization: Uuid,
+    pub trainer: Option<Uuid>,
+}
+
+impl CourseOwner {
+    /// The owner of `course`; `None` when the caller cannot see it.
+    pub async fn of(conn: &mut AsyncPgConnection, course: Uuid) -> QueryResult<Option<Self>> {
+        courses::table
+            .find(course)
+            .select((courses::organization_id, courses::trainer_id))
+            .first(conn)
+            .await
+            .optional()
+    }
+}

@@ -99,6 +99,17 @@ impl Organization {
 }
 
 impl Organization {
+    /// The stored time zone name of `org`; `None` when the caller cannot
+    /// see the organization.
+    pub async fn time_zone(conn: &mut AsyncPgConnection, org: Uuid) -> QueryResult<Option<String>> {
+        organizations::table
+            .find(org)
+            .select(organizations::time_zone)
+            .first(conn)
+            .await
+            .optional()
+    }
+
     /// `(id, time_zone)` of the visible organizations among `ids`.
     pub async fn zones(
         conn: &mut AsyncPgConnection,

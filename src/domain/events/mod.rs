@@ -17,7 +17,7 @@ use chrono::{Duration, NaiveDate};
 
 pub use kind::Kind;
 pub use payload::Payload;
-pub use raw::{RawEvent, RawPayload, Stamp};
+pub use raw::{RawEvent, RawPayload, Stamp, without_leap_second};
 pub use valid::ValidEvent;
 pub use validate::validate;
 

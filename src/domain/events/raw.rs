@@ -30,14 +30,19 @@ pub enum Stamp {
 }
 
 impl Stamp {
-    /// An instant as a protobuf timestamp can carry it, which has no leap
-    /// seconds: chrono gives a leap second (23:59:60, as an xAPI timestamp
-    /// may say) 1e9 nanoseconds and more; it becomes the last instant of
-    /// 23:59:59, as it would over gRPC.
+    /// An instant as a protobuf timestamp can carry it (see
+    /// [`without_leap_second`]), as it would arrive over gRPC.
     pub fn instant(at: DateTime<Utc>) -> Self {
-        let nanos = at.timestamp_subsec_nanos().min(999_999_999);
-        DateTime::from_timestamp(at.timestamp(), nanos).map_or(Stamp::Invalid, Stamp::At)
+        Stamp::At(without_leap_second(at))
     }
+}
+
+/// `at` without a leap second, which protobuf timestamps cannot carry:
+/// chrono gives a leap second (23:59:60, as an xAPI timestamp may say) 1e9
+/// nanoseconds and more; it becomes the last instant of 23:59:59.
+pub fn without_leap_second(at: DateTime<Utc>) -> DateTime<Utc> {
+    let nanos = at.timestamp_subsec_nanos().min(999_999_999);
+    DateTime::from_timestamp(at.timestamp(), nanos).unwrap_or(at)
 }
 
 /// The payload of a [`RawEvent`], one variant per event kind, its fields as
